@@ -183,3 +183,28 @@ def generate_name(prefix: str, *, rng: random.Random | None = None) -> str:
     choose = (rng or random).choice
     suffix = "".join(choose(GENERATE_ALPHABET) for _ in range(GENERATE_SUFFIX_LEN))
     return prefix[:_MAX_GENERATE_PREFIX] + suffix
+
+
+def is_valid_port_name(port: str) -> list[str]:
+    """An IANA service name: at most 15 of `[-a-z0-9]`, a letter, no `--`, no edge hyphen."""
+    errs = []
+    if len(port) > 15:
+        errs.append(max_len_error(15))
+    if not re.fullmatch("[-a-z0-9]+", port):
+        errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not re.search("[a-z]", port):
+        errs.append("must contain at least one letter (a-z)")
+    if "--" in port:
+        errs.append("must not contain consecutive hyphens")
+    if port.startswith("-") or port.endswith("-"):
+        errs.append("must not begin or end with a hyphen")
+    return errs
+
+
+def is_env_var_name(value: str) -> list[str]:
+    """An environment variable name (relaxed rule): printable ASCII other than '='."""
+    if not value:
+        return ["environment variable name must be non-empty"]
+    if any(not (" " <= char <= "~") or char == "=" for char in value):
+        return ["a valid environment variable name must consist only of printable ASCII characters other than '='"]
+    return []

@@ -22,6 +22,7 @@ Design:
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ from kstore.api.names import is_qualified_name, is_valid_label_value
 IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS = "in", "notin", "=", "==", "!="
 EXISTS, DOES_NOT_EXIST, GREATER_THAN, LESS_THAN = "exists", "!", "gt", "lt"
 _BINARY_OPERATORS = (IN, NOT_IN, EQUALS, DOUBLE_EQUALS, NOT_EQUALS, GREATER_THAN, LESS_THAN)
+_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 def _go_quote(value: str) -> str:
@@ -79,13 +81,11 @@ class Requirement:
 
 
 def _int64(value: object) -> int | None:
-    if not isinstance(value, str):
+    """Go's strconv.ParseInt(value, 10, 64), or None."""
+    if not isinstance(value, str) or not _INTEGER.fullmatch(value):
         return None
-    try:
-        number = int(value, 10)
-    except ValueError:
-        return None
-    return number if -(2**63) <= number < 2**63 and value.strip() == value else None
+    number = int(value)
+    return number if -(2**63) <= number < 2**63 else None
 
 
 def new_requirement(key: str, operator: str, values: list[str] | tuple[str, ...]) -> Requirement:
@@ -344,16 +344,15 @@ def node_selector_term_matches(
         for expr in expressions:
             operator = _NODE_OPERATORS[expr.get("operator")]
             values = list(expr.get("values") or ())
-            if operator in (IN, NOT_IN) and not values:
-                return False
             if not new_requirement(expr["key"], operator, values).matches(node_labels or {}):
                 return False
         for expr in fields:
             operator = {"In": IN, "NotIn": NOT_IN}[expr.get("operator")]
             values = list(expr.get("values") or ())
-            if expr.get("key") != "metadata.name" or len(values) != 1:
+            if len(values) != 1:
                 return False
-            have = (node_fields or {}).get("metadata.name", "")
+            # Nodes serve only `metadata.name`; any other field reads as "", as in Kubernetes.
+            have = (node_fields or {}).get(expr.get("key"), "")
             if (have == values[0]) != (operator == IN):
                 return False
     except (KeyError, ValueError, TypeError, AttributeError):
@@ -517,7 +516,6 @@ def parse_field_selector(text: str, kind: str) -> FieldSelector:
     Raises ApiError 400: `invalid selector: ...` when malformed, `field label not supported: <f>`
     for a field the kind does not serve.
     """
-    supported = supported_fields(kind)
     requirements = []
     for term in sorted(_split_terms(text)):
         if not term:
@@ -526,8 +524,10 @@ def parse_field_selector(text: str, kind: str) -> FieldSelector:
         if split is None:
             raise bad_request(f"invalid selector: '{text}'; can't understand '{term}'")
         field, op, raw = split
-        value = _unescape(raw)
+        requirements.append((field, op, _unescape(raw)))
+    # As in the apiserver, the whole selector parses before its field labels are checked.
+    supported = supported_fields(kind)
+    for field, _, _ in requirements:
         if field not in supported:
             raise ApiError(400, "BadRequest", f"field label not supported: {field}")
-        requirements.append((field, op, value))
     return FieldSelector(kind, tuple(requirements))

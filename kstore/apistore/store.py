@@ -177,9 +177,9 @@ class Store:
             entry = Entry(codec.decode(raw), raw, rv)
             self._index(info, (ns, name), None, entry)
         self._revision = self._committed_revision = self._compacted = revision
+        self._ensure_namespaces(("default", "kube-system", "kube-public", "kube-node-lease"))
         for kind, objs in self._committed.items():
             STORAGE_OBJECTS.labels(KINDS[kind].resource).set(len(objs))
-        self._ensure_namespaces(("default", "kube-system", "kube-public", "kube-node-lease"))
 
     def _ensure_namespaces(self, wanted: Iterable[str]) -> None:
         """Namespaces every cluster has; created directly (before serving) if missing."""

@@ -26,7 +26,13 @@ from kstore.config import KUBELET, ClusterConfig, ConfigError, load_config
 from kstore.supervisor import cleanup
 from kstore.supervisor.cluster import STATE_ENV, supervise, write_cluster_file
 from kstore.supervisor.processes import tail
-from kstore.supervisor.status import AlreadyRunning, format_table, live_supervisor, not_ready_report, read_status
+from kstore.supervisor.status import (
+    AlreadyRunning,
+    format_table,
+    live_supervisor,
+    not_ready_report,
+    read_status,
+)
 from kstore.supervisor.targets import targets_path
 
 UP_TIMEOUT = 120.0
@@ -80,7 +86,8 @@ def _summary(cfg: ClusterConfig, snapshot: dict) -> str:
             lines.append(f"    {name:<20} {cfg.metrics_url(name)}/metrics")
     if len(kubelets) > 10:
         ports = sorted(cfg.metrics_ports[n] for n in kubelets)
-        lines.append(f"    {len(kubelets)} kubelets       ports {ports[0]}..{ports[-1]} (see the targets file)")
+        span = f"ports {ports[0]}..{ports[-1]} " if ports[-1] - ports[0] == len(ports) - 1 else ""
+        lines.append(f"    {len(kubelets)} kubelets{'':<11} {span}(every one in the targets file)")
     lines.append(f"  prometheus: {targets_path(cfg.state_dir)}  (file_sd; grafana/prometheus.yml reads it)")
     kubeconfig = cfg.state_dir / "kubeconfig"
     if kubeconfig.exists():
@@ -120,7 +127,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         )
     print(f"kstore: starting {len(cfg.metrics_ports)} processes (supervisor pid {proc.pid}, "
           f"logs in {cfg.logs_dir}) ...", flush=True)
-    return _wait_up(cfg, proc, args.timeout)
+    try:
+        return _wait_up(cfg, proc, args.timeout)
+    except KeyboardInterrupt:
+        cleanup.down(state, keep=True)
+        return _fail(f"interrupted: stopped the cluster again; logs kept in {cfg.logs_dir}", 130)
 
 
 def _wait_up(cfg: ClusterConfig, proc: subprocess.Popen, timeout: float) -> int:

@@ -124,7 +124,8 @@ class _Child:
     def __init__(self, spec: ProcessSpec, sup: Supervisor) -> None:
         self.spec = spec
         self.sup = sup
-        self.state = ProcessState(name=spec.name, metrics_port=spec.metrics_port, log_path=str(spec.log_path))
+        self.state = ProcessState(name=spec.name, metrics_port=spec.metrics_port, log_path=str(spec.log_path),
+                                  reason=f"{', '.join(spec.depends_on)} not ready yet" if spec.depends_on else "")
         self.proc: asyncio.subprocess.Process | None = None
         self.became_ready = asyncio.Event()
         self.stopping = False
@@ -298,7 +299,8 @@ class Supervisor:
 
     async def run(self, *, handle_signals: bool = True) -> int:
         """Run until stopped; returns the exit code (0 after a graceful stop)."""
-        async with aiohttp.ClientSession() as self.http:
+        # no connection limit: one keep-alive connection per process (hundreds of kubelets)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as self.http:
             with self._signal_handlers() if handle_signals else contextlib.nullcontext():
                 return await self._run()
 

@@ -34,7 +34,7 @@ class ApistoreProcess:
                 [sys.executable, str(REPO / "cmd" / "apistore.py"), "--cluster", str(self.cluster.cluster_file)],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
-        url = self.cluster.metrics_url("apistore").replace("/metrics", "/readyz")
+        url = self.cluster.metrics_url("apistore") + "/readyz"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -249,8 +248,9 @@ async def test_signal_to_supervisor_stops_everything_and_exits_0(
         {"name": s.name, "argv": s.argv, "ready_url": s.ready_url, "log_path": str(s.log_path), "env": dict(s.env),
          "depends_on": s.depends_on} for s in specs]))
     (state_dir / "driver.py").write_text(DRIVER)
-    sup = subprocess.Popen([sys.executable, str(state_dir / "driver.py"), str(state_dir / "specs.json"), str(state_dir)],
-                           env={**os.environ, STATE_ENV: str(state_dir)})
+    sup = await asyncio.create_subprocess_exec(
+        sys.executable, str(state_dir / "driver.py"), str(state_dir / "specs.json"), str(state_dir),
+        env={**os.environ, STATE_ENV: str(state_dir)})
     try:
         def all_ready() -> list[int] | None:
             snap = read_status(state_dir)
@@ -259,11 +259,11 @@ async def test_signal_to_supervisor_stops_everything_and_exits_0(
 
         pids = await until(all_ready, what="all ready")
         sup.send_signal(sig)
-        assert await asyncio.to_thread(sup.wait, 20) == 0
+        assert await asyncio.wait_for(sup.wait(), 20) == 0
         assert all(not pid_alive(p) for p in pids)
         assert set(terms(state_dir)) == {"store", "a", "b"}
         assert read_status(state_dir)["supervisor"]["state"] == "stopped"
     finally:
-        if sup.poll() is None:
+        if sup.returncode is None:
             sup.kill()
-            sup.wait()
+            await sup.wait()

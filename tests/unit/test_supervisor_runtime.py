@@ -35,6 +35,9 @@ async def body(rt):
         await asyncio.Event().wait()
     finally:
         marker.write_text("cleaned up")
+        if mode == "stuck":  # a shutdown that hangs
+            marker.write_text("stuck")
+            await asyncio.sleep(60)
 
 component = "kubelet" if mode == "kubelet" else "scheduler"
 run(component, body, sys.argv[3:])
@@ -150,3 +153,20 @@ def test_port_in_use_exits_1(cluster) -> None:
         finally:
             proc.kill()
             proc.wait()
+
+
+def test_second_signal_forces_exit(cluster) -> None:
+    proc = start(cluster, "stuck")
+    try:
+        poll(f"{cluster.metrics_url('scheduler')}/readyz", 200)
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while (cluster.state_dir / "marker").read_text() != "stuck":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert proc.poll() is None  # shutdown hangs ...
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 130  # ... until the second signal
+    finally:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,96 @@
+"""`python -m bench [--runs N] [--only NAME] [--quick] [--backend sqlite|memory] [--profile]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime
+
+from bench import report
+from bench.cluster import BenchCluster, ProcessFailed
+from bench.profile import Profiler, py_spy
+from bench.report import Outcome
+from bench.scenarios import BENCHMARKS, FULL, QUICK, Benchmark, Result, Sizes
+
+BUSY_WARNING = 0.10  # CPU share used by others before a run above which its figures are suspect
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    names = [b.name for b in BENCHMARKS]
+    p = argparse.ArgumentParser(prog="python -m bench", description="kstore foundation benchmarks")
+    p.add_argument("--runs", type=int, default=3, help="runs per benchmark; the table shows their median")
+    p.add_argument("--only", action="append", choices=names, metavar="NAME",
+                   help=f"run only this benchmark (repeatable): {', '.join(names)}")
+    p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
+    p.add_argument("--backend", choices=("sqlite", "memory"), default="sqlite", help="the apistore's backend")
+    p.add_argument("--profile", action="store_true",
+                   help="sample the apistore with py-spy; stacks go to bench/results/, hot spots to stderr")
+    args = p.parse_args(argv)
+    if args.runs < 1:
+        p.error("--runs must be at least 1")
+    return args
+
+
+async def run_one(bench: Benchmark, sizes: Sizes, *, backend: str, profile_to: str | None) -> Result:
+    async with BenchCluster(backend=backend) as cluster:
+        if profile_to is None:
+            return await bench.run(cluster, sizes)
+        assert cluster.apistore is not None
+        out = report.RESULTS_DIR / f"{profile_to}.txt"
+        profiler = Profiler(cluster.apistore.pid, out)
+        await profiler.start()
+        try:
+            return await bench.run(cluster, sizes)
+        finally:
+            await profiler.stop()
+            if out.exists():
+                print(profiler.hot_spots(), file=sys.stderr)
+
+
+async def run_all(args: argparse.Namespace, started: datetime) -> list[Outcome]:
+    sizes = QUICK if args.quick else FULL
+    outcomes = []
+    for bench in BENCHMARKS:
+        if args.only and bench.name not in args.only:
+            continue
+        outcome = Outcome(bench)
+        outcomes.append(outcome)
+        for i in range(1, args.runs + 1):
+            profile_to = f"{started:%Y%m%d-%H%M%S}-{bench.name}-{i}" if args.profile else None
+            busy = await asyncio.to_thread(report.machine_busy)
+            if busy > BUSY_WARNING:
+                print(f"note: the machine was {busy:.0%} busy before {bench.name} run {i} (other processes); "
+                      "its figures may be low", file=sys.stderr)
+            try:
+                result = await run_one(bench, sizes, backend=args.backend, profile_to=profile_to)
+            except ProcessFailed as e:
+                outcome.error = str(e)
+                print(f"{bench.name} run {i}/{args.runs}: FAILED: {e}", file=sys.stderr)
+                break
+            result["machine_busy_before"] = busy
+            outcome.runs.append(result)
+            figures = ", ".join(f"{m.label} {report.fmt(result[m.key])}" for m in bench.metrics)
+            print(f"{bench.name} run {i}/{args.runs}: {figures}", file=sys.stderr, flush=True)
+    return outcomes
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.profile:
+        py_spy()  # fail now, not after the first run
+    started = datetime.now()
+    try:
+        outcomes = asyncio.run(run_all(args, started))
+    except KeyboardInterrupt:
+        print("interrupted; every benchmark process was stopped", file=sys.stderr)
+        return 130
+    sizes = QUICK if args.quick else FULL
+    print(report.table(outcomes))
+    path = report.write_json(report.to_json(outcomes, sizes=sizes, backend=args.backend, started=started), started)
+    print(f"results: {path}")
+    return 1 if any(o.error for o in outcomes) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
