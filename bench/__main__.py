@@ -9,11 +9,12 @@ from datetime import datetime
 
 from bench import report
 from bench.cluster import BenchCluster, ProcessFailed
+from bench.noise import CpuMeter
 from bench.profile import Profiler, py_spy
 from bench.report import Outcome
 from bench.scenarios import BENCHMARKS, FULL, QUICK, Benchmark, Result, Sizes
 
-BUSY_WARNING = 0.10  # CPU share used by others before a run above which its figures are suspect
+NOISY = 0.05  # share of the machine used by other processes during a run above which it is suspect
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -58,20 +59,19 @@ async def run_all(args: argparse.Namespace, started: datetime) -> list[Outcome]:
         outcomes.append(outcome)
         for i in range(1, args.runs + 1):
             profile_to = f"{started:%Y%m%d-%H%M%S}-{bench.name}-{i}" if args.profile else None
-            busy = await asyncio.to_thread(report.machine_busy)
-            if busy > BUSY_WARNING:
-                print(f"note: the machine was {busy:.0%} busy before {bench.name} run {i} (other processes); "
-                      "its figures may be low", file=sys.stderr)
+            meter = CpuMeter()
+            meter.start()
             try:
                 result = await run_one(bench, sizes, backend=args.backend, profile_to=profile_to)
             except ProcessFailed as e:
                 outcome.error = str(e)
                 print(f"{bench.name} run {i}/{args.runs}: FAILED: {e}", file=sys.stderr)
                 break
-            result["machine_busy_before"] = busy
+            result["others_cpu"] = others = meter.others()
             outcome.runs.append(result)
             figures = ", ".join(f"{m.label} {report.fmt(result[m.key])}" for m in bench.metrics)
-            print(f"{bench.name} run {i}/{args.runs}: {figures}", file=sys.stderr, flush=True)
+            noisy = f" (other processes took {others:.0%} of the machine: figures suspect)" if others > NOISY else ""
+            print(f"{bench.name} run {i}/{args.runs}: {figures}{noisy}", file=sys.stderr, flush=True)
     return outcomes
 
 

@@ -81,7 +81,11 @@ class Profiler:
             return f"{self.out.name}: no samples"
         busy = samples / SAMPLE_RATE / self.seconds if self.seconds else float("nan")
         lines = [f"{self.out.name}: GIL held {100 * busy:.0f}% of {self.seconds:.1f}s ({samples} samples)",
-                 "  self%  total%  function"]
+                 "  self%  total%  function (by self time)"]
         for frame, n in own.most_common(top):
             lines.append(f"  {100 * n / samples:5.1f}  {100 * total[frame] / samples:6.1f}  {frame}")
+        lines.append("  self%  total%  function (by total time; the frames under which everything runs left out)")
+        inner = [(f, n) for f, n in total.most_common() if n < 0.9 * samples]
+        for frame, n in inner[:top]:
+            lines.append(f"  {100 * own[frame] / samples:5.1f}  {100 * n / samples:6.1f}  {frame}")
         return "\n".join(lines)

@@ -8,7 +8,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -40,7 +39,7 @@ def fmt(value: float | None) -> str:
         return "-"
     if isinstance(value, float) and math.isnan(value):
         return "nan"
-    if isinstance(value, int) or abs(value) >= 100:
+    if isinstance(value, int) or abs(value) >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
 
@@ -51,22 +50,6 @@ def fmt_target(metric: Metric) -> str:
 
 def machine() -> dict[str, Any]:
     return {"cpu_count": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()}
-
-
-def machine_busy(seconds: float = 0.5) -> float:
-    """The share of all CPUs busy over `seconds`, from /proc/stat: other load that would skew a run."""
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            ticks = [int(v) for v in f.readline().split()[1:]]
-        return sum(ticks), ticks[3] + ticks[4]  # all, idle + iowait
-
-    try:
-        total0, idle0 = sample()
-        time.sleep(seconds)
-        total1, idle1 = sample()
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-    return 1 - (idle1 - idle0) / max(1, total1 - total0)
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -88,6 +71,9 @@ def table(outcomes: list[Outcome]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     m = machine()
     lines.append(f"\n{m['cpu_count']} cores, Python {m['python']}, {m['platform']}")
+    noise = "; ".join(f"{o.benchmark.name} " + " ".join(f"{r['others_cpu']:.0%}" for r in o.runs)
+                      for o in outcomes if o.runs)
+    lines.append(f"other processes' share of the machine during the runs: {noise}")
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ be read, and dropped otherwise; either way it is counted in `kstore_bus_malforme
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import logging
@@ -50,8 +51,9 @@ def status_body(code: int, reason: str, message: str) -> bytes:
 class RpcServer:
     """A ROUTER socket that hands each request to `handler(verb, args)`.
 
-    The handler returns `(code, body)` or an awaitable of it; awaitables run as tasks so a slow
-    write (waiting for its group commit) never holds up the reads behind it.
+    The handler returns `(code, body)`, or a future of it (answered from the future's callback:
+    no task per request on the write path), or any other awaitable (run as a task). Either way
+    a slow write, waiting for its group commit, never holds up the reads behind it.
     """
 
     def __init__(
@@ -115,13 +117,25 @@ class RpcServer:
             log.exception("rpc %s failed", verb)
             self._send(ident, rid, 500, status_body(500, "InternalError", f"Internal error occurred: {e}"))
             return
-        if inspect.isawaitable(result):
+        if isinstance(result, asyncio.Future):
+            result.add_done_callback(functools.partial(self._future_done, ident, rid, verb))
+        elif inspect.isawaitable(result):
             task = asyncio.ensure_future(self._finish(ident, rid, verb, result))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         else:
             code, body = result
             self._send(ident, rid, code, body)
+
+    def _future_done(self, ident: bytes, rid: int, verb: str, fut: asyncio.Future[Reply]) -> None:
+        if fut.cancelled():
+            code, body = 503, status_body(503, "ServiceUnavailable", "the request was cancelled: the server is stopping")
+        elif (exc := fut.exception()) is not None:
+            log.error("rpc %s failed: %r", verb, exc)
+            code, body = 500, status_body(500, "InternalError", f"Internal error occurred: {exc}")
+        else:
+            code, body = fut.result()
+        self._send(ident, rid, code, body)
 
     async def _finish(self, ident: bytes, rid: int, verb: str, result: Awaitable[Reply]) -> None:
         try:

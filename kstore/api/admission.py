@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from kstore.api.errors import ApiError, Cause, invalid, not_found
 from kstore.api.kinds import KindInfo
 from kstore.api.validation.field import FieldErrors
-from kstore.api.validation.storage import storage_request, validate_pvc_shrink
+from kstore.api.validation.volumes import storage_request, validate_pvc_shrink
 
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 BETA_DEFAULT_CLASS_ANNOTATION = "storageclass.beta.kubernetes.io/is-default-class"
@@ -39,7 +39,8 @@ BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
 PVC_PROTECTION = "kubernetes.io/pvc-protection"
 PV_PROTECTION = "kubernetes.io/pv-protection"
 RESIZE_FORBIDDEN = (
-    "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize"
+    "only dynamically provisioned pvc can be resized and "
+    "the storageclass that provisions the pvc must support resize"
 )
 
 
@@ -82,7 +83,9 @@ def _check_namespace(info: KindInfo, obj: dict[str, Any], view: View, *, creatin
     status = found.get("status") if isinstance(found.get("status"), dict) else {}
     terminating = status.get("phase") == "Terminating" or bool(_meta(found).get("deletionTimestamp"))
     if creating and terminating:
-        cause = Cause("metadata.namespace", "NamespaceTerminating", f"namespace {namespace} is being terminated")
+        cause = Cause(
+            "metadata.namespace", "NamespaceTerminating", f"namespace {namespace} is being terminated"
+        )
         reason = f"unable to create new content in namespace {namespace} because it is being terminated"
         raise forbidden(info, _meta(obj).get("name") or "", reason, (cause,))
 
@@ -92,7 +95,10 @@ def _check_namespace(info: KindInfo, obj: dict[str, Any], view: View, *, creatin
 
 def is_default_class(storage_class: dict[str, Any]) -> bool:
     annotations = _meta(storage_class).get("annotations") or {}
-    return "true" in (annotations.get(DEFAULT_CLASS_ANNOTATION), annotations.get(BETA_DEFAULT_CLASS_ANNOTATION))
+    return "true" in (
+        annotations.get(DEFAULT_CLASS_ANNOTATION),
+        annotations.get(BETA_DEFAULT_CLASS_ANNOTATION),
+    )
 
 
 def _created(obj: dict[str, Any]) -> float:
@@ -114,7 +120,9 @@ def _default_storage_class(claim: dict[str, Any], view: View) -> None:
     spec = claim.setdefault("spec", {})
     if not isinstance(spec, dict):
         return
-    if spec.get("storageClassName") is not None or BETA_CLASS_ANNOTATION in (_meta(claim).get("annotations") or {}):
+    if spec.get("storageClassName") is not None or BETA_CLASS_ANNOTATION in (
+        _meta(claim).get("annotations") or {}
+    ):
         return  # the user chose, possibly "" for "no class"
     default = default_storage_class(view)
     if default is not None:
@@ -160,7 +168,9 @@ def _check_resize(info: KindInfo, new: dict[str, Any], old: dict[str, Any], view
     if old_status.get("phase") != "Bound":
         raise forbidden(info, name, "Only bound persistent volume claims can be expanded")
     class_name = claim_class(new)
-    storage_class = view.get("StorageClass", "", class_name) if class_name == claim_class(old) and class_name else None
+    storage_class = (
+        view.get("StorageClass", "", class_name) if class_name == claim_class(old) and class_name else None
+    )
     if storage_class is None or storage_class.get("allowVolumeExpansion") is not True:
         raise forbidden(info, name, RESIZE_FORBIDDEN)
 

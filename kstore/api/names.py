@@ -131,7 +131,10 @@ def is_qualified_name(value: str) -> list[str]:
     elif len(name) > QUALIFIED_NAME_MAX:
         errs.append("name part " + max_len_error(QUALIFIED_NAME_MAX))
     if not _QUALIFIED_NAME.fullmatch(name):
-        errs.append("name part " + regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc"))
+        errs.append(
+            "name part "
+            + regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
+        )
     return errs
 
 
@@ -206,5 +209,7 @@ def is_env_var_name(value: str) -> list[str]:
     if not value:
         return ["environment variable name must be non-empty"]
     if any(not (" " <= char <= "~") or char == "=" for char in value):
-        return ["a valid environment variable name must consist only of printable ASCII characters other than '='"]
+        return [
+            "a valid environment variable name must consist only of printable ASCII characters other than '='"
+        ]
     return []

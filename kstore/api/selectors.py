@@ -90,17 +90,27 @@ def _int64(value: object) -> int | None:
 
 def new_requirement(key: str, operator: str, values: list[str] | tuple[str, ...]) -> Requirement:
     """Build a requirement with apimachinery's `NewRequirement` checks; raise ValueError listing problems."""
-    errors = [f'key: Invalid value: {_go_quote(key)}: {"; ".join(msgs)}'] if (msgs := is_qualified_name(key)) else []
+    errors = (
+        [f"key: Invalid value: {_go_quote(key)}: {'; '.join(msgs)}"]
+        if (msgs := is_qualified_name(key))
+        else []
+    )
     shown = "[]string{" + ", ".join(_go_quote(v) for v in values) + "}"
     if operator in (IN, NOT_IN) and not values:
-        errors.append(f"values: Invalid value: {shown}: for 'in', 'notin' operators, values set can't be empty")
+        errors.append(
+            f"values: Invalid value: {shown}: for 'in', 'notin' operators, values set can't be empty"
+        )
     elif operator in (EQUALS, DOUBLE_EQUALS, NOT_EQUALS) and len(values) != 1:
         errors.append(f"values: Invalid value: {shown}: exact-match compatibility requires one single value")
     elif operator in (EXISTS, DOES_NOT_EXIST) and values:
-        errors.append(f"values: Invalid value: {shown}: values set must be empty for exists and does not exist")
+        errors.append(
+            f"values: Invalid value: {shown}: values set must be empty for exists and does not exist"
+        )
     elif operator in (GREATER_THAN, LESS_THAN):
         if len(values) != 1:
-            errors.append(f"values: Invalid value: {shown}: for 'Gt', 'Lt' operators, exactly one value is required")
+            errors.append(
+                f"values: Invalid value: {shown}: for 'Gt', 'Lt' operators, exactly one value is required"
+            )
         for i, value in enumerate(values):
             if _int64(value) is None:
                 errors.append(
@@ -317,7 +327,9 @@ def label_selector_from_dict(selector: Mapping[str, Any] | None) -> LabelSelecto
         for expr in selector.get("matchExpressions") or ():
             operator = _SELECTOR_OPERATORS.get(expr.get("operator"))
             if operator is None:
-                raise ValueError(f"{_go_quote(str(expr.get('operator')))} is not a valid label selector operator")
+                raise ValueError(
+                    f"{_go_quote(str(expr.get('operator')))} is not a valid label selector operator"
+                )
             values = sorted(set(expr.get("values") or ()))
             requirements.append(new_requirement(str(expr.get("key", "")), operator, values))
     except (ValueError, AttributeError, TypeError) as err:
@@ -361,7 +373,9 @@ def node_selector_term_matches(
 
 
 def node_selector_matches(
-    selector: Mapping[str, Any] | None, node_labels: Mapping[str, str] | None, node_fields: Mapping[str, str] | None
+    selector: Mapping[str, Any] | None,
+    node_labels: Mapping[str, str] | None,
+    node_fields: Mapping[str, str] | None,
 ) -> bool:
     """A NodeSelector (terms are ORed). None places no constraint; no terms match no node."""
     if selector is None:
@@ -406,9 +420,18 @@ _KIND_FIELDS: dict[str, dict[str, _Getter]] = {
         "status.nominatedNodeName": _path("status", "nominatedNodeName"),
     },
     "Event": {
-        **{f"involvedObject.{f}": _path("involvedObject", f) for f in (
-            "kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath",
-        )},
+        **{
+            f"involvedObject.{f}": _path("involvedObject", f)
+            for f in (
+                "kind",
+                "namespace",
+                "name",
+                "uid",
+                "apiVersion",
+                "resourceVersion",
+                "fieldPath",
+            )
+        },
         "reason": _path("reason"),
         "reportingComponent": _path("reportingComponent"),
         "source": _path("source", "component"),

@@ -11,7 +11,8 @@ Verbs and their arguments (all maps; `kind` is the Kubernetes kind, e.g. "Persis
     patch        {kind, namespace?, name, patch, patchType, subresource?, dryRun?} → object
     delete       {kind, namespace?, name, preconditions?: {uid, resourceVersion},
                   propagationPolicy?, gracePeriodSeconds?, dryRun?} → object (deleted, or now terminating)
-    watch_since  {kind, resourceVersion, namespace?, node?}      → {events: [[type, object]...], resourceVersion}
+    watch_since  {kind, resourceVersion, namespace?, node?, labelSelector?, fieldSelector?}
+                                                                 → {events: [[type, object]...], resourceVersion}
 
 `list` answers with (epoch, seq) of the topic the caller subscribes to (the node-scoped topic
 when `node` is given), read at the same instant as the items: the subscriber applies only the
@@ -20,6 +21,7 @@ events after `seq` (see bus/events.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -87,6 +89,7 @@ class BusApi:
     def __init__(self, store: Store, events: BusEvents) -> None:
         self._store = store
         self._events = events
+        self._metric_children: dict[tuple[Any, ...], Any] = {}
 
     def handle(self, verb: str, args: Any) -> Reply | Any:
         start = time.perf_counter()
@@ -101,28 +104,38 @@ class BusApi:
         if isinstance(result, tuple):
             self._observe(verb, args, start)
             return result
-        return self._finish(verb, args, result, start)
+        # A write: answer when the store's future resolves (durable and published).
+        reply: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
 
-    async def _finish(self, verb: str, args: dict[str, Any], pending: Any, start: float) -> Reply:
-        try:
-            entry = await pending
-        except ApiError as e:
-            return _error(e)
-        self._observe(verb, args, start)
-        return _ok(entry)
+        def written(fut: asyncio.Future[Entry]) -> None:
+            if fut.cancelled():
+                reply.cancel()
+            elif isinstance(exc := fut.exception(), ApiError):
+                reply.set_result(_error(exc))
+            elif exc is not None:
+                reply.set_exception(exc)
+            else:
+                self._observe(verb, args, start)
+                reply.set_result(_ok(fut.result()))
+
+        result.add_done_callback(written)
+        return reply
 
     def _observe(self, verb: str, args: dict[str, Any], start: float) -> None:
         kind, obj = args.get("kind"), args.get("object")
         if kind is None and isinstance(obj, dict):
             kind = obj.get("kind")
-        info = KINDS.get(kind) if isinstance(kind, str) else None
-        REQUEST_DURATION.labels(
-            _METRIC_VERB[verb], "true" if args.get("dryRun") else "", info.group if info else "",
-            info.version if info else "", info.plural if info else "",
-            "status" if verb == "update_status" or args.get("subresource") == "status" else "",
-            ("namespace" if args.get("namespace") else "cluster") if verb == "list" else "resource",
-            "bus",
-        ).observe(time.perf_counter() - start)
+        status = verb == "update_status" or args.get("subresource") == "status"
+        key = (verb, kind, bool(args.get("dryRun")), status, bool(args.get("namespace")))
+        child = self._metric_children.get(key)
+        if child is None:
+            info = KINDS.get(kind) if isinstance(kind, str) else None
+            child = self._metric_children[key] = REQUEST_DURATION.labels(
+                _METRIC_VERB[verb], "true" if args.get("dryRun") else "", info.group if info else "",
+                info.version if info else "", info.plural if info else "", "status" if status else "",
+                ("namespace" if args.get("namespace") else "cluster") if verb == "list" else "resource", "bus",
+            )
+        child.observe(time.perf_counter() - start)
 
     # --- verbs
 
@@ -154,7 +167,10 @@ class BusApi:
 
     def _watch_since(self, args: dict[str, Any]) -> Reply:
         rv = int(args["resourceVersion"])
-        events = self._store.events_since(args["kind"], rv, namespace=_str(args, "namespace"), node=_str(args, "node"))
+        events = self._store.events_since(
+            args["kind"], rv, namespace=_str(args, "namespace"), node=_str(args, "node"),
+            label_selector=_str(args, "labelSelector"), field_selector=_str(args, "fieldSelector"),
+        )
         parts = [codec.map_header(2), codec.encode("events"), codec.array_header(len(events))]
         for ev in events:
             parts.append(codec.array_header(2))

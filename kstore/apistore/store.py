@@ -37,7 +37,16 @@ from prometheus_client import Gauge, Histogram
 
 from bus import codec
 from kstore.api import admission, defaults, names, validation
-from kstore.api.errors import ApiError, already_exists, bad_request, conflict, gone, internal, invalid, not_found
+from kstore.api.errors import (
+    ApiError,
+    already_exists,
+    bad_request,
+    conflict,
+    gone,
+    internal,
+    invalid,
+    not_found,
+)
 from kstore.api.kinds import KINDS, KindInfo, lookup
 from kstore.api.patch import apply_patch
 from kstore.api.selectors import parse_field_selector, parse_label_selector
@@ -79,6 +88,12 @@ class WatchEvent:
     namespace: str
     nodes: tuple[str, ...]
     entry: Entry
+
+
+# What a write returns: a future that resolves once the write is durable and published. Checks
+# (validation, admission, conflicts) happen before it is returned and raise ApiError at once, so
+# `await store.create(obj)` reads as usual, and the bus server can answer from a callback.
+Written = asyncio.Future[Entry]
 
 
 class EventSink(Protocol):
@@ -157,6 +172,8 @@ class Store:
         self._pending: dict[tuple[str, tuple[str, str]], Entry | None] = {}
         self._batch: list[_Op] = []
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while no write is staged or being committed
+        self._idle.set()
         self._revision = 0  # last revision handed out
         self._committed_revision = 0
         self._history: deque[WatchEvent] = deque(maxlen=history)
@@ -201,14 +218,16 @@ class Store:
             self._committed_revision = self._compacted = self._revision
 
     def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self._loop = asyncio.get_running_loop()
+        self._writer = self._loop.create_task(self._write_loop())
 
     async def close(self, drain_timeout: float = 5.0) -> None:
         """Finish the writes already taken (their callers are waiting for an answer), then stop."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + drain_timeout
-        while (self._batch or self._pending) and self._writer and not self._writer.done() and loop.time() < deadline:
-            await asyncio.sleep(0.005)
+        if self._writer is not None and not self._writer.done():
+            try:
+                await asyncio.wait_for(self._idle.wait(), drain_timeout)
+            except TimeoutError:
+                log.warning("stopping with %d writes not yet durable", len(self._batch) + len(self._pending))
         if self._writer is not None:
             self._writer.cancel()
             try:
@@ -272,9 +291,13 @@ class Store:
 
     def events_since(
         self, kind: str, rv: int, *, namespace: str | None = None, node: str | None = None,
+        label_selector: str | None = None, field_selector: str | None = None,
     ) -> list[WatchEvent]:
-        """The events of `kind` after revision `rv`, from the bounded history; 410 if too old."""
+        """The events of `kind` after revision `rv`, from the bounded history; 410 if too old.
+        Selectors filter on the object as of each event."""
         self.info(kind)
+        labels = parse_label_selector(label_selector) if label_selector else None
+        fields = parse_field_selector(field_selector, kind) if field_selector else None
         if rv < self._compacted:
             raise gone(f"too old resource version: {rv} ({self._compacted})")
         out = []
@@ -287,13 +310,18 @@ class Store:
                 continue
             if node is not None and node not in ev.nodes:
                 continue
+            obj = ev.entry.obj
+            if labels is not None and not labels.matches(obj["metadata"].get("labels") or {}):
+                continue
+            if fields is not None and not fields.matches(obj):
+                continue
             out.append(ev)
         out.reverse()
         return out
 
     # ---- writes
 
-    async def create(self, obj: Any, *, namespace: str | None = None, dry_run: bool = False) -> Entry:
+    def create(self, obj: Any, *, namespace: str | None = None, dry_run: bool = False) -> Written:
         info = self._info_of(obj)
         meta = _meta(obj)
         if info.namespaced:
@@ -327,10 +355,10 @@ class Store:
         if _body(obj):
             meta["generation"] = 1
         if dry_run:
-            return Entry(obj, codec.encode(obj), self._revision)
-        return await self._stage(info, key, obj, ADDED, None)
+            return self._done(Entry(obj, codec.encode(obj), self._revision))
+        return self._stage(info, key, obj, ADDED, None)
 
-    async def update(self, obj: Any, *, subresource: str | None = None, dry_run: bool = False) -> Entry:
+    def update(self, obj: Any, *, subresource: str | None = None, dry_run: bool = False) -> Written:
         """Replace an object (PUT). `subresource="status"` takes only the status from `obj`."""
         info = self._info_of(obj)
         meta = _meta(obj)
@@ -342,12 +370,12 @@ class Store:
         if old is None:
             raise not_found(info.plural, name, group=info.group)
         self._check_rv(info, name, old, meta.get("resourceVersion"))
-        return await self._update_from(info, old, obj, subresource=subresource, dry_run=dry_run)
+        return self._update_from(info, old, obj, subresource=subresource, dry_run=dry_run)
 
-    async def patch(
+    def patch(
         self, kind: str, namespace: str, name: str, patch: Any, patch_type: str, *,
         subresource: str | None = None, dry_run: bool = False,
-    ) -> Entry:
+    ) -> Written:
         info = self.info(kind)
         ns = namespace if info.namespaced else ""
         old = self._current(kind, (ns, name))
@@ -361,13 +389,13 @@ class Store:
             self._check_rv(info, name, old, requested_rv)
         if meta.get("name") != name or (info.namespaced and meta.get("namespace") != ns):
             raise bad_request("metadata.name and metadata.namespace cannot be changed by a patch")
-        return await self._update_from(info, old, new, subresource=subresource, dry_run=dry_run)
+        return self._update_from(info, old, new, subresource=subresource, dry_run=dry_run)
 
-    async def delete(
+    def delete(
         self, kind: str, namespace: str, name: str, *, uid: str | None = None,
         resource_version: str | None = None, propagation_policy: str | None = None,
         grace_period_seconds: int | None = None, dry_run: bool = False,
-    ) -> Entry:
+    ) -> Written:
         """Delete as kube-apiserver does: finalizers and graceful pod deletion leave the object
         with a deletionTimestamp (MODIFIED); otherwise it goes at once (DELETED)."""
         info = self.info(kind)
@@ -401,20 +429,20 @@ class Store:
                 if not meta.get("deletionTimestamp"):
                     meta["deletionTimestamp"] = now_rfc3339(self._clock)
                     meta["deletionGracePeriodSeconds"] = 0
-                return await self._write_modified(info, old, obj, dry_run)
+                return self._write_modified(info, old, obj, dry_run)
         if finalizers or grace > 0:
             if finalizers:
                 meta["finalizers"] = finalizers
             if meta.get("deletionTimestamp") and (grace >= int(meta.get("deletionGracePeriodSeconds") or 0)):
                 if finalizers == list(old.obj["metadata"].get("finalizers") or []):
-                    return old  # already terminating; nothing changes
+                    return self._done(old)  # already terminating; nothing changes
             if not meta.get("deletionTimestamp") or grace < int(meta.get("deletionGracePeriodSeconds") or 0):
                 meta["deletionTimestamp"] = now_rfc3339(lambda: self._clock() + grace)
                 meta["deletionGracePeriodSeconds"] = grace
-            return await self._write_modified(info, old, obj, dry_run)
+            return self._write_modified(info, old, obj, dry_run)
         if dry_run:
-            return old
-        return await self._stage(info, (ns, name), None, DELETED, old)
+            return self._done(old)
+        return self._stage(info, (ns, name), None, DELETED, old)
 
     # ---- write helpers
 
@@ -451,9 +479,9 @@ class Store:
             return max(0, int(requested))
         return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
 
-    async def _update_from(
+    def _update_from(
         self, info: KindInfo, old: Entry, new: dict[str, Any], *, subresource: str | None, dry_run: bool,
-    ) -> Entry:
+    ) -> Written:
         oobj = old.obj
         ometa = oobj["metadata"]
         if subresource == "status":
@@ -484,19 +512,24 @@ class Store:
             raise not_found(info.plural, ometa["name"], group=info.group)
         if causes:
             raise invalid(info.kind, ometa["name"], causes, group=info.group)
-        return await self._write_modified(info, old, merged, dry_run)
+        return self._write_modified(info, old, merged, dry_run)
 
-    async def _write_modified(self, info: KindInfo, old: Entry, obj: dict[str, Any], dry_run: bool) -> Entry:
+    def _write_modified(self, info: KindInfo, old: Entry, obj: dict[str, Any], dry_run: bool) -> Written:
         meta = obj["metadata"]
         meta["resourceVersion"] = old.obj["metadata"].get("resourceVersion")
         if obj == old.obj:
-            return old  # a no-op write neither bumps the revision nor sends an event
+            return self._done(old)  # a no-op write neither bumps the revision nor sends an event
         key = ((meta.get("namespace") or "") if info.namespaced else "", meta["name"])
         if dry_run:
-            return Entry(obj, codec.encode(obj), old.rv)
+            return self._done(Entry(obj, codec.encode(obj), old.rv))
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and not self._grace_pending(info, obj):
-            return await self._stage(info, key, None, DELETED, old, final=obj)
-        return await self._stage(info, key, obj, MODIFIED, old)
+            return self._stage(info, key, None, DELETED, old, final=obj)
+        return self._stage(info, key, obj, MODIFIED, old)
+
+    def _done(self, entry: Entry) -> Written:
+        fut: asyncio.Future[Entry] = self._loop.create_future()
+        fut.set_result(entry)
+        return fut
 
     def _grace_pending(self, info: KindInfo, obj: dict[str, Any]) -> bool:
         """A terminating pod on a node stays until its kubelet deletes it with grace 0."""
@@ -527,9 +560,10 @@ class Store:
             self._revision -= 1
             raise bad_request(f"the object cannot be stored: {e}") from e
         entry = None if etype == DELETED else shown
-        fut: asyncio.Future[Entry] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Entry] = self._loop.create_future()
         self._pending[(info.kind, key)] = entry
         self._batch.append(_Op(info, key, entry, shown, etype, old, fut))
+        self._idle.clear()
         self._wake.set()
         return fut
 
@@ -558,11 +592,12 @@ class Store:
                 except Exception as e:
                     log.exception("backend write of %d objects failed", len(batch))
                     self._fail(batch, e)
-                    continue
+                    break
                 elapsed = time.perf_counter() - start
                 for op in batch:
                     BACKEND_DURATION.labels(_OPERATION[op.etype], op.info.resource).observe(elapsed)
                 self._apply(batch, revision)
+            self._idle.set()
 
     def _fail(self, batch: list[_Op], error: Exception) -> None:
         """Nothing of the batch was stored. Later staged writes were built on it: fail them too."""

@@ -142,6 +142,8 @@ def _wait_up(cfg: ClusterConfig, proc: subprocess.Popen, timeout: float) -> int:
             lines = "\n".join(f"    {line}" for line in tail(cfg.logs_dir / "supervisor.log"))
             return _fail(f"the supervisor exited with {proc.returncode}:\n{lines}")
         snapshot = read_status(cfg.state_dir)
+        if snapshot and snapshot["supervisor"]["pid"] != proc.pid:
+            snapshot = None  # the file of an earlier run, until the new supervisor writes its own
         if snapshot and snapshot["processes"]:
             procs = snapshot["processes"]
             if all(p["ready"] for p in procs):

@@ -104,7 +104,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("check", "value", "expected"), CASES, ids=[f"{c.__name__}:{v[:20]!r}" for c, v, _ in CASES])
+@pytest.mark.parametrize(
+    ("check", "value", "expected"), CASES, ids=[f"{c.__name__}:{v[:20]!r}" for c, v, _ in CASES]
+)
 def test_name_checks(check: Callable[[str], list[str]], value: str, expected: list[str]) -> None:
     assert check(value) == expected
 

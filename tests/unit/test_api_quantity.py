@@ -88,7 +88,10 @@ def test_parse_quantity_rejects(text: object, detail: str) -> None:
 
 
 def test_format_error_names_the_regular_expression() -> None:
-    assert ERR_FORMAT == "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    assert (
+        ERR_FORMAT
+        == "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    )
 
 
 TO_BYTES = [("1Gi", GI), ("1.5", 2), ("100m", 1), ("1", 1), ("0", 0), ("-1.5", -1), (Fraction(7, 2), 4)]

@@ -41,7 +41,9 @@ LABEL_PARSE = [
 ]
 
 
-@pytest.mark.parametrize(("text", "canonical", "web", "db", "bare"), LABEL_PARSE, ids=[c[0] or "empty" for c in LABEL_PARSE])
+@pytest.mark.parametrize(
+    ("text", "canonical", "web", "db", "bare"), LABEL_PARSE, ids=[c[0] or "empty" for c in LABEL_PARSE]
+)
 def test_parse_label_selector(text: str, canonical: str, web: bool, db: bool, bare: bool) -> None:
     selector = parse_label_selector(text)
     assert str(selector) == canonical
@@ -51,7 +53,13 @@ def test_parse_label_selector(text: str, canonical: str, web: bool, db: bool, ba
 
 def test_gt_lt_compare_as_integers() -> None:
     selector = parse_label_selector("gen>3,gen<10")
-    assert [selector.matches({"gen": g}) for g in ("3", "4", "9", "10", "x")] == [False, True, True, False, False]
+    assert [selector.matches({"gen": g}) for g in ("3", "4", "9", "10", "x")] == [
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 KEY_MSG = (
@@ -78,7 +86,10 @@ LABEL_ERRORS = [
         "character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is "
         "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
     ),
-    ("a<x", 'unable to parse requirement: values[0]: Invalid value: "x": for \'Gt\', \'Lt\' operators, the value must be an integer'),
+    (
+        "a<x",
+        "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value must be an integer",
+    ),
 ]
 
 
@@ -94,13 +105,37 @@ LABEL_DICTS: list[tuple[str, Any, bool, bool, bool, bool]] = [
     ("nil selects nothing", None, False, False, False, False),
     ("empty selects everything", {}, True, True, True, True),
     ("matchLabels", {"matchLabels": {"app": "web"}}, True, False, False, False),
-    ("In", {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["backend", "x"]}]}, False, True, False, False),
-    ("NotIn", {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["backend"]}]}, True, False, True, False),
+    (
+        "In",
+        {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["backend", "x"]}]},
+        False,
+        True,
+        False,
+        False,
+    ),
+    (
+        "NotIn",
+        {"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["backend"]}]},
+        True,
+        False,
+        True,
+        False,
+    ),
     ("Exists", {"matchExpressions": [{"key": "env", "operator": "Exists"}]}, True, False, False, False),
-    ("DoesNotExist", {"matchExpressions": [{"key": "env", "operator": "DoesNotExist"}]}, False, True, True, False),
+    (
+        "DoesNotExist",
+        {"matchExpressions": [{"key": "env", "operator": "DoesNotExist"}]},
+        False,
+        True,
+        True,
+        False,
+    ),
     (
         "labels and expressions AND",
-        {"matchLabels": {"app": "web"}, "matchExpressions": [{"key": "env", "operator": "In", "values": ["dev"]}]},
+        {
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "env", "operator": "In", "values": ["dev"]}],
+        },
         False,
         False,
         False,
@@ -109,14 +144,26 @@ LABEL_DICTS: list[tuple[str, Any, bool, bool, bool, bool]] = [
 ]
 
 
-@pytest.mark.parametrize(("name", "selector", "web", "db", "bare", "empty"), LABEL_DICTS, ids=[c[0] for c in LABEL_DICTS])
-def test_label_selector_from_dict(name: str, selector: Any, web: bool, db: bool, bare: bool, empty: bool) -> None:
+@pytest.mark.parametrize(
+    ("name", "selector", "web", "db", "bare", "empty"), LABEL_DICTS, ids=[c[0] for c in LABEL_DICTS]
+)
+def test_label_selector_from_dict(
+    name: str, selector: Any, web: bool, db: bool, bare: bool, empty: bool
+) -> None:
     parsed = label_selector_from_dict(selector)
-    assert (parsed.matches(WEB), parsed.matches(DB), parsed.matches(BARE), parsed.empty) == (web, db, bare, empty)
+    assert (parsed.matches(WEB), parsed.matches(DB), parsed.matches(BARE), parsed.empty) == (
+        web,
+        db,
+        bare,
+        empty,
+    )
 
 
 LABEL_DICT_ERRORS = [
-    ({"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}, '"Gt" is not a valid label selector operator'),
+    (
+        {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]},
+        '"Gt" is not a valid label selector operator',
+    ),
     (
         {"matchExpressions": [{"key": "a", "operator": "In", "values": []}]},
         "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty",
@@ -129,7 +176,9 @@ LABEL_DICT_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("selector", "message"), LABEL_DICT_ERRORS, ids=["Gt", "In-empty", "Exists-values", "bad-key"])
+@pytest.mark.parametrize(
+    ("selector", "message"), LABEL_DICT_ERRORS, ids=["Gt", "In-empty", "Exists-values", "bad-key"]
+)
 def test_label_selector_from_dict_errors(selector: dict[str, Any], message: str) -> None:
     with pytest.raises(ApiError) as caught:
         label_selector_from_dict(selector)
@@ -138,7 +187,12 @@ def test_label_selector_from_dict_errors(selector: dict[str, Any], message: str)
 
 def test_requires_exact_match() -> None:
     selector = parse_label_selector("app=web,tier in (a),env in (a,b)")
-    assert [selector.requires_exact_match(k) for k in ("app", "tier", "env", "other")] == ["web", "a", None, None]
+    assert [selector.requires_exact_match(k) for k in ("app", "tier", "env", "other")] == [
+        "web",
+        "a",
+        None,
+        None,
+    ]
 
 
 NODE = {"topology.ebs.csi.aws.com/zone": "us-east-2c", "kubernetes.io/hostname": "node-1", "cpus": "8"}
@@ -152,7 +206,11 @@ def expr(key: str, operator: str, *values: str) -> dict[str, Any]:
 # (name, term, matches NODE)
 TERMS = [
     ("In", {"matchExpressions": [expr("topology.ebs.csi.aws.com/zone", "In", "us-east-2c")]}, True),
-    ("In other zone", {"matchExpressions": [expr("topology.ebs.csi.aws.com/zone", "In", "us-east-2a")]}, False),
+    (
+        "In other zone",
+        {"matchExpressions": [expr("topology.ebs.csi.aws.com/zone", "In", "us-east-2a")]},
+        False,
+    ),
     ("NotIn", {"matchExpressions": [expr("topology.ebs.csi.aws.com/zone", "NotIn", "us-east-2a")]}, True),
     ("Exists", {"matchExpressions": [expr("topology.hostpath.csi/node", "Exists")]}, False),
     ("DoesNotExist", {"matchExpressions": [expr("topology.hostpath.csi/node", "DoesNotExist")]}, True),
@@ -225,7 +283,9 @@ FIELD_CASES: list[tuple[str, str, dict[str, Any], bool, list[tuple[str, str, str
 
 
 @pytest.mark.parametrize(
-    ("kind", "text", "obj", "matches", "requirements"), FIELD_CASES, ids=[f"{c[0]}:{c[1] or 'empty'}" for c in FIELD_CASES]
+    ("kind", "text", "obj", "matches", "requirements"),
+    FIELD_CASES,
+    ids=[f"{c[0]}:{c[1] or 'empty'}" for c in FIELD_CASES],
 )
 def test_parse_field_selector(
     kind: str, text: str, obj: dict[str, Any], matches: bool, requirements: list[tuple[str, str, str]]
@@ -256,7 +316,9 @@ FIELD_ERRORS = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "text", "message"), FIELD_ERRORS, ids=[f"{k}:{t}" for k, t, _ in FIELD_ERRORS])
+@pytest.mark.parametrize(
+    ("kind", "text", "message"), FIELD_ERRORS, ids=[f"{k}:{t}" for k, t, _ in FIELD_ERRORS]
+)
 def test_parse_field_selector_errors(kind: str, text: str, message: str) -> None:
     with pytest.raises(ApiError) as caught:
         parse_field_selector(text, kind)
@@ -264,7 +326,14 @@ def test_parse_field_selector_errors(kind: str, text: str, message: str) -> None
 
 
 def test_every_kind_serves_metadata_fields() -> None:
-    for kind in ("Pod", "PersistentVolume", "PersistentVolumeClaim", "StorageClass", "VolumeAttachment", "Lease"):
+    for kind in (
+        "Pod",
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "StorageClass",
+        "VolumeAttachment",
+        "Lease",
+    ):
         assert supported_fields(kind)[:2] == ("metadata.name", "metadata.namespace")
     assert "spec.unschedulable" in supported_fields("Node")
     assert "type" in supported_fields("Secret")

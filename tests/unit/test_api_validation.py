@@ -1,23 +1,21 @@
 """Tests for kstore.api.validation: create, update and status-update rules, message for message.
 
 Every case is defaulted first (as the apiserver does) unless it says otherwise, and lists the
-exact `<field>: <message>` lines kube-apiserver would print. The last section validates every
-real manifest under /work/shared/manifests.
+exact `<field>: <message>` lines kube-apiserver would print. Real manifests are in
+test_api_manifests.py.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kstore.api.defaults import apply_defaults
 from kstore.api.errors import invalid
-from kstore.api.kinds import KINDS, lookup
+from kstore.api.kinds import KINDS
 from kstore.api.validation import validate_create, validate_status_update, validate_update
 
 DELETE = object()
@@ -74,13 +72,22 @@ def pv(changes: dict[str, Any] | None = None) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "PersistentVolume",
         "metadata": {"name": "pv-1"},
-        "spec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": "10Gi"}, "hostPath": {"path": "/mnt/data"}},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "capacity": {"storage": "10Gi"},
+            "hostPath": {"path": "/mnt/data"},
+        },
     }
     return edit(base, changes or {})
 
 
 def sc(changes: dict[str, Any] | None = None) -> dict[str, Any]:
-    base = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "fast"}, "provisioner": "ebs.csi.aws.com"}
+    base = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "fast"},
+        "provisioner": "ebs.csi.aws.com",
+    }
     return edit(base, changes or {})
 
 
@@ -90,7 +97,9 @@ def pod(changes: dict[str, Any] | None = None) -> dict[str, Any]:
         "kind": "Pod",
         "metadata": {"name": "app", "namespace": "default"},
         "spec": {
-            "containers": [{"name": "app", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+            "containers": [
+                {"name": "app", "image": "nginx", "volumeMounts": [{"name": "data", "mountPath": "/data"}]}
+            ],
             "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
         },
     }
@@ -102,7 +111,11 @@ def va(changes: dict[str, Any] | None = None) -> dict[str, Any]:
         "apiVersion": "storage.k8s.io/v1",
         "kind": "VolumeAttachment",
         "metadata": {"name": "csi-123"},
-        "spec": {"attacher": "ebs.csi.aws.com", "nodeName": "node-1", "source": {"persistentVolumeName": "pv-1"}},
+        "spec": {
+            "attacher": "ebs.csi.aws.com",
+            "nodeName": "node-1",
+            "source": {"persistentVolumeName": "pv-1"},
+        },
     }
     return edit(base, changes or {})
 
@@ -114,7 +127,10 @@ def deployment(changes: dict[str, Any] | None = None, kind: str = "Deployment") 
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {
             "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
         },
     }
     return edit(base, changes or {})
@@ -430,7 +446,10 @@ REASONS = [
     (pvc({"spec.resources.requests.storage": "-1Gi"}), "FieldValueInvalid"),
     (pod({"spec.volumes": DELETE}), "FieldValueNotFound"),
     (pv({"spec.nfs": {"server": "s", "path": "/"}}), "FieldValueForbidden"),
-    (pod({"spec.volumes": [{"name": "data", "emptyDir": {}}, {"name": "data", "emptyDir": {}}]}), "FieldValueDuplicate"),
+    (
+        pod({"spec.volumes": [{"name": "data", "emptyDir": {}}, {"name": "data", "emptyDir": {}}]}),
+        "FieldValueDuplicate",
+    ),
     (pvc({"spec.accessModes": "RWO"}), "FieldValueTypeInvalid"),
 ]
 
@@ -581,77 +600,3 @@ def test_validate_status_update(case: UpdateCase) -> None:
     apply_defaults(info, old)
     new = edit(old, case.changes)
     assert [f"{c.field}: {c.message}" for c in validate_status_update(info, new, old)] == case.expected
-
-
-# --- real manifests ----------------------------------------------------------------------------
-
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
-# The kstore seed tutorial's pod: `volumes:` sits inside the container, where it is an unknown
-# field, so the pod has no volumes and its mount names nothing.
-SEED_POD = """
-apiVersion: v1
-kind: Pod
-metadata:
-  name: pv-pod
-spec:
-  containers:
-  - name: pv-container
-    image: nginx
-    ports:
-      - containerPort: 80
-        name: "http-server"
-    volumeMounts:
-      - mountPath: "/usr/share/nginx/html"
-        name: pv-storage
-    volumes:
-      - name: pv-storage
-        persistentVolumeClaim:
-          claimName: pv-claim
-"""
-
-
-def manifest_documents() -> list[Any]:
-    if not MANIFESTS.is_dir():
-        return [pytest.param(None, None, id="no-manifests", marks=pytest.mark.skip(reason=f"{MANIFESTS} is missing"))]
-    params = []
-    for path in sorted(MANIFESTS.glob("*/*.yaml")):
-        for i, doc in enumerate(yaml.safe_load_all(path.read_text())):
-            if isinstance(doc, dict) and lookup(doc.get("apiVersion", ""), doc.get("kind", "")) is not None:
-                params.append(pytest.param(path.name, doc, id=f"{path.name}#{i}:{doc['kind']}"))
-    return params
-
-
-def admit_like_the_store(doc: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    info = lookup(doc["apiVersion"], doc["kind"])
-    assert info is not None
-    obj = copy.deepcopy(doc)
-    if info.namespaced:
-        obj["metadata"].setdefault("namespace", "default")
-    apply_defaults(info, obj)
-    return info, obj
-
-
-@pytest.mark.parametrize(("filename", "doc"), manifest_documents())
-def test_manifest_validates_after_defaults(filename: str, doc: dict[str, Any]) -> None:
-    info, obj = admit_like_the_store(doc)
-    assert [f"{c.field}: {c.message}" for c in validate_create(info, obj)] == []
-    # Re-applying a stored object is an update with no change: always allowed.
-    assert validate_update(info, copy.deepcopy(obj), obj) == []
-
-
-def test_manifest_corpus_is_covered() -> None:
-    if not MANIFESTS.is_dir():
-        pytest.skip(f"{MANIFESTS} is missing")
-    kinds = {p.values[1]["kind"] for p in manifest_documents()}
-    assert {"PersistentVolume", "PersistentVolumeClaim", "StorageClass", "Pod", "Deployment", "StatefulSet"} <= kinds
-
-
-def test_pod_with_misplaced_volumes_key() -> None:
-    info, obj = admit_like_the_store(yaml.safe_load(SEED_POD))
-    causes = validate_create(info, obj)
-    assert [(c.field, c.reason, c.message) for c in causes] == [
-        ("spec.containers[0].volumeMounts[0].name", "FieldValueNotFound", 'Not found: "pv-storage"')
-    ]
-    assert invalid("Pod", "pv-pod", causes).message == (
-        'Pod "pv-pod" is invalid: spec.containers[0].volumeMounts[0].name: Not found: "pv-storage"'
-    )

@@ -317,6 +317,8 @@ async def test_watch_history_and_410_gone() -> None:
         assert "too old resource version" in e.value.message
         recent = store.events_since("PersistentVolume", store.revision - 2)
         assert [(ev.etype, ev.entry.obj["metadata"]["name"]) for ev in recent] == [("ADDED", "v3"), ("ADDED", "v4")]
+        named = store.events_since("PersistentVolume", store.revision - 2, field_selector="metadata.name=v4")
+        assert [ev.entry.obj["metadata"]["name"] for ev in named] == ["v4"]
     finally:
         await store.close()
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -75,63 +77,62 @@ def cluster(state_dir: Path):
     return cfg
 
 
-def start(cluster, mode: str, *extra: str) -> subprocess.Popen:
-    sd = cluster.state_dir
-    return subprocess.Popen(
-        [sys.executable, str(sd / "component.py"), mode, str(sd / "marker"), "--cluster", str(cluster.cluster_file),
-         *extra],
-        stderr=subprocess.PIPE, text=True, env={**os.environ, STATE_ENV: str(sd)},
-    )
+@pytest.fixture
+def start(cluster) -> Iterator[Callable[..., subprocess.Popen]]:
+    """start(mode, *args): run the component; killed at teardown whatever happened."""
+    procs: list[subprocess.Popen] = []
+
+    def _start(mode: str, *extra: str) -> subprocess.Popen:
+        sd = cluster.state_dir
+        procs.append(subprocess.Popen(
+            [sys.executable, str(sd / "component.py"), mode, str(sd / "marker"), "--cluster", str(cluster.cluster_file),
+             *extra],
+            stderr=subprocess.PIPE, text=True, env={**os.environ, STATE_ENV: str(sd)},
+        ))
+        return procs[-1]
+
+    yield _start
+    for proc in procs:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_ready_metrics_then_signal_exits_0(cluster, sig: int) -> None:
-    proc = start(cluster, "ok")
-    try:
-        base = cluster.metrics_url("scheduler")
-        assert poll(f"{base}/readyz", 503) == "warming up caches"
-        assert poll(f"{base}/healthz", 200) == "ok"
-        assert poll(f"{base}/readyz", 200) == "ok"
-        status, ctype, text = get(f"{base}/metrics")
-        assert status == 200 and ctype.startswith("text/plain") and "version=" in ctype
-        assert "process_cpu_seconds_total" in text
-        proc.send_signal(sig)
-        assert proc.wait(10) == 0
-        assert (cluster.state_dir / "marker").read_text() == "cleaned up"  # the body's finally ran
-        assert "scheduler kstore.runtime: stopping" in proc.stderr.read()
-    finally:
-        proc.kill()
-        proc.wait()
+def test_ready_metrics_then_signal_exits_0(cluster, start, sig: int) -> None:
+    proc = start("ok")
+    base = cluster.metrics_url("scheduler")
+    assert poll(f"{base}/readyz", 503) == "warming up caches"
+    assert poll(f"{base}/healthz", 200) == "ok"
+    assert poll(f"{base}/readyz", 200) == "ok"
+    status, ctype, text = get(f"{base}/metrics")
+    assert status == 200 and ctype.startswith("text/plain") and "version=" in ctype
+    assert "process_cpu_seconds_total" in text
+    proc.send_signal(sig)
+    assert proc.wait(10) == 0
+    assert (cluster.state_dir / "marker").read_text() == "cleaned up"  # the body's finally ran
+    assert "scheduler kstore.runtime: stopping" in proc.stderr.read()
 
 
-def test_crash_in_body_logs_traceback_and_exits_1(cluster) -> None:
-    proc = start(cluster, "crash")
-    try:
-        assert proc.wait(10) == 1
-        err = proc.stderr.read()
-        assert "ERROR scheduler kstore.runtime: scheduler crashed" in err
-        assert "RuntimeError: informer died" in err and "Traceback" in err
-        assert (cluster.state_dir / "marker").read_text() == "cleaned up"
-    finally:
-        proc.kill()
-        proc.wait()
+def test_crash_in_body_logs_traceback_and_exits_1(cluster, start) -> None:
+    proc = start("crash")
+    assert proc.wait(10) == 1
+    err = proc.stderr.read()
+    assert "ERROR scheduler kstore.runtime: scheduler crashed" in err
+    assert "RuntimeError: informer died" in err and "Traceback" in err
+    assert (cluster.state_dir / "marker").read_text() == "cleaned up"
 
 
-def test_kubelet_is_named_after_its_node(cluster) -> None:
-    proc = start(cluster, "kubelet", "--node", "node-1")
-    try:
-        assert poll(f"{cluster.metrics_url('kubelet-node-1')}/readyz", 200) == "ok"
-        assert (cluster.state_dir / "marker").read_text() == "started kubelet-node-1"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(10) == 0
-        assert "INFO kubelet node-1 kstore.runtime: started" in proc.stderr.read()
-    finally:
-        proc.kill()
-        proc.wait()
+def test_kubelet_is_named_after_its_node(cluster, start) -> None:
+    proc = start("kubelet", "--node", "node-1")
+    assert poll(f"{cluster.metrics_url('kubelet-node-1')}/readyz", 200) == "ok"
+    assert (cluster.state_dir / "marker").read_text() == "started kubelet-node-1"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert "INFO kubelet node-1 kstore.runtime: started" in proc.stderr.read()
 
 
-def test_unknown_node_and_missing_cluster_file_exit_1(cluster) -> None:
-    proc = start(cluster, "kubelet", "--node", "node-9")
+def test_unknown_node_and_missing_cluster_file_exit_1(cluster, start) -> None:
+    proc = start("kubelet", "--node", "node-9")
     assert proc.wait(10) == 1
     assert "kubelet-node-9 is not in" in proc.stderr.read()
     proc = subprocess.run([sys.executable, str(cluster.state_dir / "component.py"), "ok", "/dev/null",
@@ -140,33 +141,23 @@ def test_unknown_node_and_missing_cluster_file_exit_1(cluster) -> None:
     assert "nope.json: cannot read it" in proc.stderr
 
 
-def test_port_in_use_exits_1(cluster) -> None:
-    import socket
-
+def test_port_in_use_exits_1(cluster, start) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", cluster.metrics_ports["scheduler"]))
         s.listen()
-        proc = start(cluster, "ok")
-        try:
-            assert proc.wait(10) == 1
-            assert "address already in use" in proc.stderr.read().lower()
-        finally:
-            proc.kill()
-            proc.wait()
+        proc = start("ok")
+        assert proc.wait(10) == 1
+        assert "address already in use" in proc.stderr.read().lower()
 
 
-def test_second_signal_forces_exit(cluster) -> None:
-    proc = start(cluster, "stuck")
-    try:
-        poll(f"{cluster.metrics_url('scheduler')}/readyz", 200)
-        proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while (cluster.state_dir / "marker").read_text() != "stuck":
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        assert proc.poll() is None  # shutdown hangs ...
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(5) == 130  # ... until the second signal
-    finally:
-        proc.kill()
-        proc.wait()
+def test_second_signal_forces_exit(cluster, start) -> None:
+    proc = start("stuck")
+    poll(f"{cluster.metrics_url('scheduler')}/readyz", 200)
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while (cluster.state_dir / "marker").read_text() != "stuck":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert proc.poll() is None  # shutdown hangs ...
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(5) == 130  # ... until the second signal

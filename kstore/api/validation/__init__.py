@@ -10,8 +10,9 @@ Design:
 - Objects are expected to be defaulted first (`defaults.apply_defaults`), as in the apiserver:
   several rules (restartPolicy, imagePullPolicy, volumeBindingMode ...) report a missing value
   as `Required value`.
-- One module per family: `meta` (metadata), `common` (labels, selectors), `storage`, `pod`,
-  `workloads`, `core`; `field` renders messages exactly as apimachinery's `field.Error`.
+- One module per family: `meta` (metadata), `common` (labels, selectors), `volumes` (PV, PVC,
+  volume sources), `storage` (StorageClass, VolumeAttachment, CSI kinds), `pod`, `workloads`,
+  `core` (the rest); `field` renders messages exactly as apimachinery's `field.Error`.
 - Unknown fields are not reported (that is field validation, a separate concern); values of
   the wrong JSON type are, as `FieldValueTypeInvalid`.
 - Status sanity is a kstore addition: phases must be ones Kubernetes defines, so a controller
@@ -27,7 +28,7 @@ from typing import Any
 from kstore.api.errors import Cause
 from kstore.api.kinds import KindInfo
 from kstore.api.names import name_is_dns1035_label, name_is_dns_label, name_is_dns_subdomain
-from kstore.api.validation import core, pod, storage, workloads
+from kstore.api.validation import core, pod, storage, volumes, workloads
 from kstore.api.validation.field import FieldErrors, child, key
 from kstore.api.validation.meta import NameCheck, validate_object_meta, validate_object_meta_update
 
@@ -48,16 +49,18 @@ class _Rules:
 
 _RULES: dict[str, _Rules] = {
     "PersistentVolume": _Rules(
-        create=storage.validate_persistent_volume,
-        update=storage.validate_persistent_volume_update,
+        create=volumes.validate_persistent_volume,
+        update=volumes.validate_persistent_volume_update,
         phases=("Pending", "Available", "Bound", "Released", "Failed"),
     ),
     "PersistentVolumeClaim": _Rules(
-        create=storage.validate_persistent_volume_claim,
-        update=storage.validate_persistent_volume_claim_update,
+        create=volumes.validate_persistent_volume_claim,
+        update=volumes.validate_persistent_volume_claim_update,
         phases=("Pending", "Bound", "Lost"),
     ),
-    "StorageClass": _Rules(create=storage.validate_storage_class, update=storage.validate_storage_class_update),
+    "StorageClass": _Rules(
+        create=storage.validate_storage_class, update=storage.validate_storage_class_update
+    ),
     "VolumeAttachment": _Rules(
         create=storage.validate_volume_attachment,
         update=storage.validate_volume_attachment_update,
@@ -72,11 +75,15 @@ _RULES: dict[str, _Rules] = {
     ),
     "Deployment": _Rules(create=workloads.validate_deployment, update=workloads.validate_selector_update),
     "ReplicaSet": _Rules(create=workloads.validate_replica_set, update=workloads.validate_selector_update),
-    "StatefulSet": _Rules(create=workloads.validate_stateful_set, update=workloads.validate_stateful_set_update),
+    "StatefulSet": _Rules(
+        create=workloads.validate_stateful_set, update=workloads.validate_stateful_set_update
+    ),
     "Namespace": _Rules(
         name_check=name_is_dns_label, create=core.validate_namespace, status=core.validate_namespace_status
     ),
-    "Node": _Rules(create=core.validate_node, update=core.validate_node_update, status=core.validate_node_status),
+    "Node": _Rules(
+        create=core.validate_node, update=core.validate_node_update, status=core.validate_node_status
+    ),
     "Event": _Rules(name_check=None, create=core.validate_event),
     "Lease": _Rules(create=core.validate_lease),
     "ConfigMap": _Rules(create=core.validate_config_map, update=core.validate_immutable_data),

@@ -59,15 +59,20 @@ def validate_label_selector(errs: FieldErrors, selector: Any, path: str) -> dict
         values = errs.as_list(expr.get("values"), child(expr_path, "values"))
         if operator in ("In", "NotIn"):
             if not values:
-                errs.required(child(expr_path, "values"), "must be specified when `operator` is 'In' or 'NotIn'")
+                errs.required(
+                    child(expr_path, "values"), "must be specified when `operator` is 'In' or 'NotIn'"
+                )
         elif operator in ("Exists", "DoesNotExist"):
             if values:
                 errs.forbidden(
-                    child(expr_path, "values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
+                    child(expr_path, "values"),
+                    "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
                 )
         else:
             errs.invalid(child(expr_path, "operator"), operator, "not a valid selector operator")
-        validate_qualified_name(errs, errs.as_str(expr.get("key"), child(expr_path, "key")), child(expr_path, "key"))
+        validate_qualified_name(
+            errs, errs.as_str(expr.get("key"), child(expr_path, "key")), child(expr_path, "key")
+        )
         for j, value in enumerate(values):
             value_path = index(child(expr_path, "values"), j)
             errs.invalid_each(value_path, value, is_valid_label_value(errs.as_str(value, value_path)))
@@ -109,10 +114,14 @@ def _node_selector_requirement(errs: FieldErrors, expr: Any, path: str) -> None:
             errs.required(child(path, "values"), "must be specified when `operator` is 'In' or 'NotIn'")
     elif operator in ("Exists", "DoesNotExist"):
         if values:
-            errs.forbidden(child(path, "values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+            errs.forbidden(
+                child(path, "values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
+            )
     elif operator in ("Gt", "Lt"):
         if len(values) != 1:
-            errs.required(child(path, "values"), "must be specified single value when `operator` is 'Lt' or 'Gt'")
+            errs.required(
+                child(path, "values"), "must be specified single value when `operator` is 'Lt' or 'Gt'"
+            )
     else:
         errs.invalid(child(path, "operator"), operator, "not a valid selector operator")
     validate_qualified_name(errs, errs.as_str(expr.get("key"), child(path, "key")), child(path, "key"))
@@ -154,7 +163,10 @@ def validate_topology_terms(errs: FieldErrors, terms: Any, path: str) -> None:
             expr_path = index(exprs_path, j)
             expr = errs.as_map(expr, expr_path)
             values_path = child(expr_path, "values")
-            values = [errs.as_str(v, index(values_path, k)) for k, v in enumerate(errs.as_list(expr.get("values"), values_path))]
+            values = [
+                errs.as_str(v, index(values_path, k))
+                for k, v in enumerate(errs.as_list(expr.get("values"), values_path))
+            ]
             if not values:
                 errs.required(values_path, "")
             for k, value in enumerate(values):

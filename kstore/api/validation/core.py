@@ -14,7 +14,7 @@ from typing import Any
 
 from kstore.api.names import is_dns1123_label, is_dns1123_subdomain, is_valid_label_value, is_valid_port_name
 from kstore.api.validation.common import validate_data_keys, validate_labels, validate_qualified_name
-from kstore.api.validation.field import FieldErrors, child, index, key, prune
+from kstore.api.validation.field import FieldErrors, child, dict_or_empty, index, key, prune
 from kstore.api.validation.meta import validate_finalizers
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -22,10 +22,6 @@ SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 MAX_DATA_SIZE = 1024 * 1024
 IMMUTABLE_SET = "field is immutable when `immutable` is set"
 _REDACTED = "<secret contents redacted>"
-
-
-def _map(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 # --- Namespace ---------------------------------------------------------------------------------
@@ -38,7 +34,7 @@ def validate_namespace(errs: FieldErrors, obj: dict[str, Any]) -> None:
 
 def validate_namespace_status(errs: FieldErrors, new: dict[str, Any], old: dict[str, Any]) -> None:
     phase = errs.as_map(new.get("status"), "status").get("phase")
-    if not _map(new.get("metadata")).get("deletionTimestamp"):
+    if not dict_or_empty(new.get("metadata")).get("deletionTimestamp"):
         if phase != "Active":
             errs.invalid("status.Phase", phase, "may only be 'Active' if `deletionTimestamp` is empty")
     elif phase != "Terminating":
@@ -67,7 +63,11 @@ def validate_node(errs: FieldErrors, obj: dict[str, Any]) -> None:
         try:
             ipaddress.ip_network(errs.as_str(cidr, index("spec.podCIDRs", i)), strict=False)
         except ValueError:
-            errs.invalid(index("spec.podCIDRs", i), cidr, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)")
+            errs.invalid(
+                index("spec.podCIDRs", i),
+                cidr,
+                "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+            )
     errs.as_bool(spec.get("unschedulable"), "spec.unschedulable")
     validate_node_status(errs, obj, {})
 
@@ -78,11 +78,13 @@ def validate_node_status(errs: FieldErrors, new: dict[str, Any], old: dict[str, 
         for name, value in errs.as_map(status.get(section), child("status", section)).items():
             parsed = errs.as_quantity(value, key(child("status", section), name))
             if parsed is not None and parsed[0] < 0:
-                errs.invalid(key(child("status", section), name), parsed[1], "must be greater than or equal to 0")
+                errs.invalid(
+                    key(child("status", section), name), parsed[1], "must be greater than or equal to 0"
+                )
 
 
 def validate_node_update(errs: FieldErrors, new: dict[str, Any], old: dict[str, Any]) -> None:
-    new_spec, old_spec = _map(new.get("spec")), _map(old.get("spec"))
+    new_spec, old_spec = dict_or_empty(new.get("spec")), dict_or_empty(old.get("spec"))
     if old_spec.get("podCIDRs") and new_spec.get("podCIDRs") != old_spec.get("podCIDRs"):
         errs.forbidden("spec.podCIDRs", 'node updates may not change podCIDR except from "" to valid')
     if old_spec.get("providerID") and new_spec.get("providerID") != old_spec.get("providerID"):
@@ -94,11 +96,13 @@ def validate_node_update(errs: FieldErrors, new: dict[str, Any], old: dict[str, 
 
 def validate_event(errs: FieldErrors, obj: dict[str, Any]) -> None:
     """core/v1 Events: the legacy rules (namespace agreement; new-style events name their reporter)."""
-    namespace = _map(obj.get("metadata")).get("namespace") or ""
+    namespace = dict_or_empty(obj.get("metadata")).get("namespace") or ""
     involved = errs.as_map(obj.get("involvedObject"), "involvedObject")
     involved_ns = errs.as_str(involved.get("namespace"), "involvedObject.namespace")
     if not obj.get("eventTime"):
-        if (involved_ns and namespace != involved_ns) or (not involved_ns and namespace not in ("", "default")):
+        if (involved_ns and namespace != involved_ns) or (
+            not involved_ns and namespace not in ("", "default")
+        ):
             errs.invalid("involvedObject.namespace", involved_ns, "does not match event.namespace")
         return
     if not involved_ns and namespace not in ("default", "kube-system"):
@@ -138,7 +142,9 @@ def validate_config_map(errs: FieldErrors, obj: dict[str, Any]) -> None:
     for name in data:
         if name in binary:
             errs.invalid(f"data[{name}]", name, "duplicate of key present in binaryData")
-    size = sum(len(v) for v in data.values() if isinstance(v, str)) + sum(len(v) for v in binary.values() if isinstance(v, str))
+    size = sum(len(v) for v in data.values() if isinstance(v, str)) + sum(
+        len(v) for v in binary.values() if isinstance(v, str)
+    )
     if size > MAX_DATA_SIZE:
         errs.too_long("", MAX_DATA_SIZE)
 
@@ -167,7 +173,7 @@ def validate_secret(errs: FieldErrors, obj: dict[str, Any]) -> None:
         if name not in keys:
             errs.required(key("data", name), "")
     if kind == "kubernetes.io/service-account-token":
-        annotations = _map(_map(obj.get("metadata")).get("annotations"))
+        annotations = dict_or_empty(dict_or_empty(obj.get("metadata")).get("annotations"))
         if not annotations.get("kubernetes.io/service-account.name"):
             errs.required("metadata.annotations[kubernetes.io/service-account.name]", "")
 

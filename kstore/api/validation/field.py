@@ -53,6 +53,11 @@ def key(path: str, k: str) -> str:
     return f"{path}[{k}]"
 
 
+def dict_or_empty(value: Any) -> dict[str, Any]:
+    """`value` when it is a map, else {}: for reading stored objects without reporting."""
+    return value if isinstance(value, dict) else {}
+
+
 def go_quote(text: str) -> str:
     """Go's strconv.Quote."""
     out = []
@@ -137,7 +142,11 @@ class FieldErrors:
 
     def not_supported(self, path: str, value: Any, supported: Iterable[str]) -> None:
         listed = ", ".join(go_quote(s) for s in supported)
-        self.add(path, NOT_SUPPORTED, f"Unsupported value: {go_value(value)}" + (f": supported values: {listed}" if listed else ""))
+        self.add(
+            path,
+            NOT_SUPPORTED,
+            f"Unsupported value: {go_value(value)}" + (f": supported values: {listed}" if listed else ""),
+        )
 
     def not_found(self, path: str, value: Any) -> None:
         self.add(path, NOT_FOUND, f"Not found: {go_value(value)}")

@@ -60,7 +60,9 @@ def validate_finalizers(errs: FieldErrors, finalizers: Any, path: str) -> None:
     for i, name in enumerate(names):
         validate_qualified_name(errs, name, path)
         if "/" not in name and name not in STANDARD_FINALIZERS:
-            errs.invalid(index(path, i), name, "name is neither a standard finalizer name nor is it fully qualified")
+            errs.invalid(
+                index(path, i), name, "name is neither a standard finalizer name nor is it fully qualified"
+            )
     if "orphan" in names and "foregroundDeletion" in names:
         errs.invalid(path, names, "finalizer orphan and foregroundDeletion cannot be both set")
 

@@ -33,14 +33,14 @@ from kstore.api.validation.common import (
     validate_qualified_name,
 )
 from kstore.api.validation.field import FieldErrors, child, go_quote, index, key, prune
-from kstore.api.validation.storage import validate_pvc_spec, validate_source_fields
+from kstore.api.validation.volumes import validate_pvc_spec, validate_source_fields
 
 FILE_MODE_ERROR = "must be a number between 0 and 0777 (octal), both inclusive"
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
 DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 PROTOCOLS = ("SCTP", "TCP", "UDP")
-TOLERATION_EFFECTS = ("NoExecute", "NoSchedule", "PreferNoSchedule")
+TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 POD_UPDATE_FORBIDDEN = (
     "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,"
     "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),"
@@ -50,13 +50,14 @@ POD_UPDATE_FORBIDDEN = (
 # Pod volume sources in Kubernetes' checking order, with the fields each one requires.
 POD_VOLUME_SOURCES: dict[str, tuple[str, ...]] = {
     "emptyDir": (), "hostPath": (), "gitRepo": ("repository",), "gcePersistentDisk": ("pdName",),
-    "awsElasticBlockStore": ("volumeID",), "secret": ("secretName",), "nfs": (), "iscsi": ("targetPortal", "iqn"),
-    "glusterfs": ("endpoints", "path"), "flocker": (), "persistentVolumeClaim": ("claimName",),
-    "rbd": ("monitors", "image"), "cinder": ("volumeID",), "cephfs": ("monitors",), "quobyte": ("registry", "volume"),
-    "downwardAPI": (), "fc": (), "flexVolume": ("driver",), "configMap": ("name",),
-    "azureFile": ("secretName", "shareName"), "vsphereVolume": ("volumePath",), "photonPersistentDisk": ("pdID",),
-    "portworxVolume": ("volumeID",), "azureDisk": ("diskName", "diskURI"), "storageos": ("volumeName",),
-    "projected": (), "scaleIO": ("gateway", "system", "volumeName"), "csi": (), "ephemeral": (), "image": (),
+    "awsElasticBlockStore": ("volumeID",), "secret": ("secretName",), "nfs": (),
+    "iscsi": ("targetPortal", "iqn"), "glusterfs": ("endpoints", "path"), "flocker": (),
+    "persistentVolumeClaim": ("claimName",), "rbd": ("monitors", "image"), "cinder": ("volumeID",),
+    "cephfs": ("monitors",), "quobyte": ("registry", "volume"), "downwardAPI": (), "fc": (),
+    "flexVolume": ("driver",), "configMap": ("name",), "azureFile": ("secretName", "shareName"),
+    "vsphereVolume": ("volumePath",), "photonPersistentDisk": ("pdID",), "portworxVolume": ("volumeID",),
+    "azureDisk": ("diskName", "diskURI"), "storageos": ("volumeName",), "projected": (),
+    "scaleIO": ("gateway", "system", "volumeName"), "csi": (), "ephemeral": (), "image": (),
 }  # fmt: skip
 _CLAIM_SOURCES = ("persistentVolumeClaim", "ephemeral")
 
@@ -80,14 +81,20 @@ def _validate_volume_source(errs: FieldErrors, volume: dict[str, Any], path: str
         elif name == "emptyDir" and source.get("sizeLimit") is not None:
             parsed = errs.as_quantity(source["sizeLimit"], child(source_path, "sizeLimit"))
             if parsed is not None and parsed[0] < 0:
-                errs.forbidden(child(source_path, "sizeLimit"), "SizeLimit field must be a valid resource quantity")
+                errs.forbidden(
+                    child(source_path, "sizeLimit"), "SizeLimit field must be a valid resource quantity"
+                )
         elif name == "ephemeral":
-            _validate_ephemeral(errs, source, path, pod_name, errs.as_str(volume.get("name"), child(path, "name")))
+            _validate_ephemeral(
+                errs, source, path, pod_name, errs.as_str(volume.get("name"), child(path, "name"))
+            )
     if not count:
         errs.required(path, "must specify a volume type")
 
 
-def _validate_ephemeral(errs: FieldErrors, source: dict[str, Any], path: str, pod_name: str, volume: str) -> None:
+def _validate_ephemeral(
+    errs: FieldErrors, source: dict[str, Any], path: str, pod_name: str, volume: str
+) -> None:
     """An ephemeral volume's claim template; `path` is the volume's (`spec.volumes[0]`)."""
     template_path = child(path, "ephemeral", "volumeClaimTemplate")
     if source.get("volumeClaimTemplate") is None:
@@ -100,19 +107,26 @@ def _validate_ephemeral(errs: FieldErrors, source: dict[str, Any], path: str, po
     for field in metadata:
         if field not in ("labels", "annotations"):
             errs.invalid(child(template_path, "metadata", field), metadata[field], "cannot be set")
-    validate_pvc_spec(errs, errs.as_map(template.get("spec"), child(template_path, "spec")), child(template_path, "spec"))
+    validate_pvc_spec(
+        errs, errs.as_map(template.get("spec"), child(template_path, "spec")), child(template_path, "spec")
+    )
     if pod_name and volume:
         claim = f"{pod_name}-{volume}"
         for msg in name_is_dns_subdomain(claim):
             errs.invalid(child(path, "name"), volume, f"PVC name {go_quote(claim)}: {msg}")
 
 
-def validate_volumes(errs: FieldErrors, volumes: Any, path: str, pod_name: str = "") -> dict[str, dict[str, Any]]:
+def validate_volumes(
+    errs: FieldErrors, volumes: Any, path: str, pod_name: str = ""
+) -> dict[str, dict[str, Any]]:
     """Validate `spec.volumes`; returns the volumes without errors, by name."""
     valid: dict[str, dict[str, Any]] = {}
     names: set[str] = set()
-    ephemeral_claims = {f"{pod_name}-{v.get('name')}" for v in volumes or () if isinstance(v, dict) and v.get("ephemeral")}
-    for i, volume in enumerate(errs.as_list(volumes, path)):
+    items = errs.as_list(volumes, path)
+    ephemeral_claims = {
+        f"{pod_name}-{v.get('name')}" for v in items if isinstance(v, dict) and v.get("ephemeral")
+    }
+    for i, volume in enumerate(items):
         volume_path = index(path, i)
         before = len(errs)
         volume = errs.as_map(volume, volume_path)
@@ -137,10 +151,18 @@ def validate_volumes(errs: FieldErrors, volumes: Any, path: str, pod_name: str =
     return valid
 
 
-def _validate_mounts(errs: FieldErrors, container: dict[str, Any], volumes: dict[str, Any], path: str) -> None:
+def _validate_mounts(
+    errs: FieldErrors, container: dict[str, Any], volumes: dict[str, Any], path: str
+) -> None:
     mounts_path, devices_path = child(path, "volumeMounts"), child(path, "volumeDevices")
-    mounts = [errs.as_map(m, index(mounts_path, i)) for i, m in enumerate(errs.as_list(container.get("volumeMounts"), mounts_path))]
-    devices = [errs.as_map(d, index(devices_path, i)) for i, d in enumerate(errs.as_list(container.get("volumeDevices"), devices_path))]
+    mounts = [
+        errs.as_map(m, index(mounts_path, i))
+        for i, m in enumerate(errs.as_list(container.get("volumeMounts"), mounts_path))
+    ]
+    devices = [
+        errs.as_map(d, index(devices_path, i))
+        for i, d in enumerate(errs.as_list(container.get("volumeDevices"), devices_path))
+    ]
     mount_paths = {m.get("name"): m.get("mountPath") for m in mounts}
     device_paths = {d.get("name"): d.get("devicePath") for d in devices}
     seen_paths: set[str] = set()
@@ -160,7 +182,9 @@ def _validate_mounts(errs: FieldErrors, container: dict[str, Any], volumes: dict
         if name in device_paths:
             errs.invalid(child(mount_path, "name"), name, "must not already exist in volumeDevices")
         if target in device_paths.values():
-            errs.invalid(child(mount_path, "mountPath"), target, "must not already exist as a path in volumeDevices")
+            errs.invalid(
+                child(mount_path, "mountPath"), target, "must not already exist as a path in volumeDevices"
+            )
         for field in ("subPath", "subPathExpr"):
             sub = errs.as_str(mount.get(field), child(mount_path, field))
             if sub.startswith("/"):
@@ -168,7 +192,11 @@ def _validate_mounts(errs: FieldErrors, container: dict[str, Any], volumes: dict
             if ".." in sub.split("/"):
                 errs.invalid(child(mounts_path, field), sub, "must not contain '..'")
         if mount.get("subPath") and mount.get("subPathExpr"):
-            errs.invalid(child(mount_path, "subPathExpr"), mount["subPathExpr"], "subPathExpr and subPath are mutually exclusive")
+            errs.invalid(
+                child(mount_path, "subPathExpr"),
+                mount["subPathExpr"],
+                "subPathExpr and subPath are mutually exclusive",
+            )
         errs.as_bool(mount.get("readOnly"), child(mount_path, "readOnly"))
     seen_names: set[str] = set()
     seen_paths = set()
@@ -182,7 +210,9 @@ def _validate_mounts(errs: FieldErrors, container: dict[str, Any], volumes: dict
             errs.invalid(child(device_path, "name"), name, "must be unique")
         if name in volumes and not any(volumes[name].get(s) is not None for s in _CLAIM_SOURCES):
             errs.invalid(
-                child(device_path, "name"), name, "can only use volume source type of PersistentVolumeClaim or Ephemeral for block mode"
+                child(device_path, "name"),
+                name,
+                "can only use volume source type of PersistentVolumeClaim or Ephemeral for block mode",
             )
         if name not in volumes:
             errs.not_found(child(device_path, "name"), name)
@@ -197,7 +227,9 @@ def _validate_mounts(errs: FieldErrors, container: dict[str, Any], volumes: dict
         if name in mount_paths:
             errs.invalid(child(device_path, "name"), name, "must not already exist in volumeMounts")
         if target in mount_paths.values():
-            errs.invalid(child(device_path, "devicePath"), target, "must not already exist as a path in volumeMounts")
+            errs.invalid(
+                child(device_path, "devicePath"), target, "must not already exist as a path in volumeMounts"
+            )
         if name:
             seen_names.add(name)
 
@@ -236,9 +268,17 @@ def _validate_env(errs: FieldErrors, env: Any, path: str) -> None:
             continue
         source_path = child(var_path, "valueFrom")
         source = errs.as_map(var["valueFrom"], source_path)
-        kinds = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef") if source.get(k) is not None]
+        kinds = [
+            k
+            for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+            if source.get(k) is not None
+        ]
         if not kinds:
-            errs.invalid(source_path, "", "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")
+            errs.invalid(
+                source_path,
+                "",
+                "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
+            )
         elif len(kinds) > 1:
             errs.invalid(source_path, "", "may not have more than one field specified at a time")
         if var.get("value") and kinds:
@@ -265,7 +305,9 @@ def _validate_resources(errs: FieldErrors, resources: Any, path: str) -> None:
                 limits[name] = parsed
             elif name in limits and parsed[0] > limits[name][0]:
                 errs.invalid(
-                    key(section_path, name), parsed[1], f"must be less than or equal to {name} limit of {limits[name][1]}"
+                    key(section_path, name),
+                    parsed[1],
+                    f"must be less than or equal to {name} limit of {limits[name][1]}",
                 )
 
 
@@ -304,29 +346,46 @@ def _validate_scheduling(errs: FieldErrors, spec: dict[str, Any], path: str) -> 
     if node_name:
         errs.invalid_each(child(path, "nodeName"), node_name, name_is_dns_subdomain(node_name))
     affinity_path = child(path, "affinity", "nodeAffinity")
-    affinity = errs.as_map(errs.as_map(spec.get("affinity"), child(path, "affinity")).get("nodeAffinity"), affinity_path)
+    affinity = errs.as_map(
+        errs.as_map(spec.get("affinity"), child(path, "affinity")).get("nodeAffinity"), affinity_path
+    )
     required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
     if required is not None:
-        validate_node_selector(errs, required, child(affinity_path, "requiredDuringSchedulingIgnoredDuringExecution"))
+        validate_node_selector(
+            errs, required, child(affinity_path, "requiredDuringSchedulingIgnoredDuringExecution")
+        )
     preferred_path = child(affinity_path, "preferredDuringSchedulingIgnoredDuringExecution")
-    for i, term in enumerate(errs.as_list(affinity.get("preferredDuringSchedulingIgnoredDuringExecution"), preferred_path)):
+    for i, term in enumerate(
+        errs.as_list(affinity.get("preferredDuringSchedulingIgnoredDuringExecution"), preferred_path)
+    ):
         term = errs.as_map(term, index(preferred_path, i))
         weight = errs.as_int(term.get("weight"), child(index(preferred_path, i), "weight"))
         if weight is not None and not 1 <= weight <= 100:
             errs.invalid(child(index(preferred_path, i), "weight"), weight, "must be in the range 1-100")
-        validate_node_selector_term(errs, term.get("preference"), child(index(preferred_path, i), "preference"))
+        validate_node_selector_term(
+            errs, term.get("preference"), child(index(preferred_path, i), "preference")
+        )
     tolerations_path = child(path, "tolerations")
     for i, toleration in enumerate(errs.as_list(spec.get("tolerations"), tolerations_path)):
         t_path = index(tolerations_path, i)
         toleration = errs.as_map(toleration, t_path)
         t_key = errs.as_str(toleration.get("key"), child(t_path, "key"))
-        operator = errs.as_str(toleration.get("operator"), child(t_path, "operator")) or "Equal"
+        written = errs.as_str(toleration.get("operator"), child(t_path, "operator"))
+        operator = written or "Equal"
         if t_key:
             validate_qualified_name(errs, t_key, child(t_path, "key"))
         elif operator != "Exists":
-            errs.invalid(child(t_path, "operator"), operator, "operator must be Exists when `key` is empty, which means \"match all values and all keys\"")
+            errs.invalid(
+                child(t_path, "operator"),
+                written,
+                'operator must be Exists when `key` is empty, which means "match all values and all keys"',
+            )
         if operator == "Exists" and toleration.get("value"):
-            errs.invalid(child(t_path, "operator"), toleration.get("value"), "value must be empty when `operator` is 'Exists'")
+            errs.invalid(
+                child(t_path, "operator"),
+                toleration.get("value"),
+                "value must be empty when `operator` is 'Exists'",
+            )
         elif operator not in ("Equal", "Exists"):
             errs.not_supported(child(t_path, "operator"), operator, ("Equal", "Exists"))
         effect = errs.as_str(toleration.get("effect"), child(t_path, "effect"))
@@ -378,7 +437,9 @@ def validate_pod_spec(
         errs.invalid_each(child(path, "serviceAccountName"), account, name_is_dns_subdomain(account))
     deadline = errs.as_int(spec.get("activeDeadlineSeconds"), child(path, "activeDeadlineSeconds"))
     if deadline is not None and not 1 <= deadline <= 2**32 - 1:
-        errs.invalid(child(path, "activeDeadlineSeconds"), deadline, "must be between 1 and 4294967295, inclusive")
+        errs.invalid(
+            child(path, "activeDeadlineSeconds"), deadline, "must be between 1 and 4294967295, inclusive"
+        )
     errs.as_int(spec.get("terminationGracePeriodSeconds"), child(path, "terminationGracePeriodSeconds"))
     errs.as_int(spec.get("priority"), child(path, "priority"))
     errs.as_map(spec.get("securityContext"), child(path, "securityContext"))
@@ -387,8 +448,10 @@ def validate_pod_spec(
 
 
 def validate_pod(errs: FieldErrors, obj: dict[str, Any]) -> None:
-    name = obj.get("metadata", {}).get("name") if isinstance(obj.get("metadata"), dict) else ""
-    validate_pod_spec(errs, errs.as_map(obj.get("spec"), "spec"), "spec", pod_name=name if isinstance(name, str) else "")
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    spec = errs.as_map(obj.get("spec"), "spec")
+    validate_pod_spec(errs, spec, "spec", pod_name=name if isinstance(name, str) else "")
 
 
 def validate_pod_update(errs: FieldErrors, new: dict[str, Any], old: dict[str, Any]) -> None:
@@ -402,14 +465,20 @@ def validate_pod_update(errs: FieldErrors, new: dict[str, Any], old: dict[str, A
                     new_c["image"] = old_c.get("image")  # images may change
     old_deadline, new_deadline = old_spec.get("activeDeadlineSeconds"), new_spec.get("activeDeadlineSeconds")
     if isinstance(old_deadline, int) and new_deadline is None:
-        errs.invalid("spec.activeDeadlineSeconds", new_deadline, "must not update from a positive integer to nil value")
+        errs.invalid(
+            "spec.activeDeadlineSeconds", new_deadline, "must not update from a positive integer to nil value"
+        )
     elif isinstance(old_deadline, int) and isinstance(new_deadline, int) and new_deadline > old_deadline:
-        errs.invalid("spec.activeDeadlineSeconds", new_deadline, "must be less than or equal to previous value")
+        errs.invalid(
+            "spec.activeDeadlineSeconds", new_deadline, "must be less than or equal to previous value"
+        )
     new_spec["activeDeadlineSeconds"] = old_deadline
     new_tolerations = [prune(t) for t in new_spec.get("tolerations") or ()]
     for toleration in old_spec.get("tolerations") or ():
         if prune(toleration) not in new_tolerations:
-            errs.forbidden("spec.tolerations", "existing toleration can not be modified except its tolerationSeconds")
+            errs.forbidden(
+                "spec.tolerations", "existing toleration can not be modified except its tolerationSeconds"
+            )
     new_spec["tolerations"] = old_spec.get("tolerations")
     grace = old_spec.get("terminationGracePeriodSeconds")
     if isinstance(grace, int) and grace < 0 and new_spec.get("terminationGracePeriodSeconds") == 1:

@@ -28,7 +28,7 @@ from kstore.api.validation.common import (
 )
 from kstore.api.validation.field import FieldErrors, child, index, prune
 from kstore.api.validation.pod import validate_pod_spec
-from kstore.api.validation.storage import validate_pvc_spec
+from kstore.api.validation.volumes import validate_pvc_spec
 
 _PERCENT_ERROR = regex_error(
     "a valid percent string must be a numeric string followed by an ending '%'", "[0-9]+%", "1%", "93%"
@@ -59,7 +59,11 @@ def _validate_selector_and_template(
             errs.invalid("spec.selector", selector, "invalid label selector")
         else:
             if not matches:
-                errs.invalid("spec.template.metadata.labels", labels or {}, "`selector` does not match template `labels`")
+                errs.invalid(
+                    "spec.template.metadata.labels",
+                    labels or {},
+                    "`selector` does not match template `labels`",
+                )
     validate_labels(errs, labels, "spec.template.labels")
     validate_annotations(errs, metadata.get("annotations"), "spec.template.annotations")
     pod_spec = errs.as_map(template.get("spec"), "spec.template.spec")
@@ -69,7 +73,9 @@ def _validate_selector_and_template(
         errs.not_supported("spec.template.spec.restartPolicy", restart, ("Always",))
     if pod_spec.get("activeDeadlineSeconds") is not None:
         kind = "StatefulSet" if owner == "statefulset" else "ReplicaSet"
-        errs.forbidden("spec.template.spec.activeDeadlineSeconds", f"activeDeadlineSeconds in {kind} is not Supported")
+        errs.forbidden(
+            "spec.template.spec.activeDeadlineSeconds", f"activeDeadlineSeconds in {kind} is not Supported"
+        )
 
 
 def _int_or_percent(errs: FieldErrors, value: Any, path: str) -> int | None:
@@ -94,7 +100,9 @@ def validate_deployment(errs: FieldErrors, obj: dict[str, Any]) -> None:
     kind = strategy.get("type")
     if kind == "Recreate":
         if strategy.get("rollingUpdate") is not None:
-            errs.forbidden("spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'")
+            errs.forbidden(
+                "spec.strategy.rollingUpdate", "may not be specified when strategy `type` is 'Recreate'"
+            )
     elif kind == "RollingUpdate":
         if strategy.get("rollingUpdate") is None:
             errs.required("spec.strategy.rollingUpdate", "this should be defaulted and never be nil")
@@ -104,8 +112,14 @@ def validate_deployment(errs: FieldErrors, obj: dict[str, Any]) -> None:
             unavailable = _int_or_percent(errs, rolling.get("maxUnavailable"), unavailable_path)
             surge = _int_or_percent(errs, rolling.get("maxSurge"), "spec.strategy.rollingUpdate.maxSurge")
             if not unavailable and not surge:
-                errs.invalid(unavailable_path, rolling.get("maxUnavailable"), "may not be 0 when `maxSurge` is 0")
-            if isinstance(rolling.get("maxUnavailable"), str) and unavailable is not None and unavailable > 100:
+                errs.invalid(
+                    unavailable_path, rolling.get("maxUnavailable"), "may not be 0 when `maxSurge` is 0"
+                )
+            if (
+                isinstance(rolling.get("maxUnavailable"), str)
+                and unavailable is not None
+                and unavailable > 100
+            ):
                 errs.invalid(unavailable_path, rolling["maxUnavailable"], "must not be greater than 100%")
     else:
         errs.not_supported("spec.strategy", strategy, ("Recreate", "RollingUpdate"))
@@ -146,7 +160,9 @@ def validate_stateful_set(errs: FieldErrors, obj: dict[str, Any]) -> None:
     elif kind == "OnDelete":
         if strategy.get("rollingUpdate") is not None:
             errs.invalid(
-                "spec.updateStrategy.rollingUpdate", strategy["rollingUpdate"], "only allowed for updateStrategy 'RollingUpdate'"
+                "spec.updateStrategy.rollingUpdate",
+                strategy["rollingUpdate"],
+                "only allowed for updateStrategy 'RollingUpdate'",
             )
     elif kind == "RollingUpdate":
         rolling = errs.as_map(strategy.get("rollingUpdate"), "spec.updateStrategy.rollingUpdate")
@@ -165,7 +181,10 @@ def validate_stateful_set(errs: FieldErrors, obj: dict[str, Any]) -> None:
     for i, claim in enumerate(errs.as_list(spec.get("volumeClaimTemplates"), "spec.volumeClaimTemplates")):
         path = index("spec.volumeClaimTemplates", i)
         claim = errs.as_map(claim, path)
-        name = errs.as_str(errs.as_map(claim.get("metadata"), child(path, "metadata")).get("name"), child(path, "metadata", "name"))
+        name = errs.as_str(
+            errs.as_map(claim.get("metadata"), child(path, "metadata")).get("name"),
+            child(path, "metadata", "name"),
+        )
         if not name:
             errs.required(child(path, "metadata", "name"), "")
         claims.append(name)
@@ -179,6 +198,7 @@ def validate_stateful_set_update(errs: FieldErrors, new: dict[str, Any], old: di
     if prune(new_spec) != prune(old_spec):
         errs.forbidden(
             "spec",
-            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', "
-            "'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
+            "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
+            "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+            "'minReadySeconds' are forbidden",
         )
