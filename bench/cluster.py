@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -27,6 +28,30 @@ from kstore.config import REPO_ROOT, ClusterConfig, load_config
 
 READY_TIMEOUT = 30.0
 STOP_GRACE = 10.0  # the apistore's own shutdown ends within 8 s (kstore/runtime.py)
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU-seconds a process has used: all its threads, and its main thread (the event loop)."""
+
+    at: float  # time.monotonic() of the reading
+    process: float
+    loop: float
+
+    def cores_since(self, earlier: CpuSnapshot) -> dict[str, float]:
+        """Cores used on average between two readings (1.0: one core flat out)."""
+        wall = self.at - earlier.at
+        return {"apistore_cores": (self.process - earlier.process) / wall,
+                "apistore_loop_cores": (self.loop - earlier.loop) / wall}
+
+
+def cpu_snapshot(pid: int) -> CpuSnapshot:
+    def seconds(stat_path: str) -> float:
+        with open(stat_path) as f:
+            fields = f.read().rpartition(")")[2].split()  # after "pid (comm)": state is fields[0]
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    return CpuSnapshot(time.monotonic(), seconds(f"/proc/{pid}/stat"), seconds(f"/proc/{pid}/task/{pid}/stat"))
 
 
 class ProcessFailed(RuntimeError):
@@ -82,6 +107,10 @@ class BenchCluster:
             os.close(log)
         self._procs.append((name, proc))
         return proc
+
+    def apistore_cpu(self) -> CpuSnapshot:
+        assert self.apistore is not None
+        return cpu_snapshot(self.apistore.pid)
 
     def log_path(self, name: str) -> Path:
         return self.state_dir / "logs" / f"{name}.log"

@@ -1,7 +1,8 @@
 """Load process: create PersistentVolumeClaims with a fixed number of requests in flight.
 
-Prints `{"start", "elapsed", "created", "errors", "rate", "first_error"}`: `start` is the
-wall-clock time of the first send (other processes compare it with their own clocks).
+Prints `{"loading": true}` as it starts sending, then `{"start", "elapsed", "created", "errors", "rate", "cpu", "first_error"}`: `start` is
+the wall-clock time of the first send (other processes compare it with their own clocks),
+`cpu` the share of one core this process used meanwhile (near 1: the client is the limit).
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ async def create_all(client: BusClient, *, count: int, inflight: int, prefix: st
             except ApiError as e:
                 errors.append(f"{name}: {e.code} {e.message}")
 
-    start, t0 = time.time(), time.perf_counter()
+    child.emit(loading=True)
+    start, t0, cpu0 = time.time(), time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(inflight)))
     elapsed = time.perf_counter() - t0
     created = count - len(errors)
     return {"start": start, "elapsed": elapsed, "created": created, "errors": len(errors),
-            "rate": created / elapsed, "first_error": errors[0] if errors else None}
+            "rate": created / elapsed, "cpu": (time.process_time() - cpu0) / elapsed,
+            "first_error": errors[0] if errors else None}
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ as latency and as requests in flight, not as a lower send rate. The latency of a
 is the time its ADDED event reached the informer's handler minus the time its create was
 sent (one process, one monotonic clock).
 
-Prints `{"sent", "errors", "received", "missing", "rate", "p50_ms", "p99_ms", "max_ms",
+Prints `{"loading": true}` as it starts sending, then `{"sent", "errors", "received", "missing", "rate", "p50_ms", "p99_ms", "max_ms",
 "max_send_lag_ms", "max_inflight", "relists"}`.
 """
 
@@ -62,6 +62,7 @@ async def measure(client: BusClient, *, rate: float, duration: float, drain: flo
         except ApiError as e:
             errors.append(f"{name}: {e.code} {e.message}")
 
+    child.emit(loading=True)
     start = time.perf_counter()
     scheduled = 0  # creates started so far; the n-th is due at start + n / rate
     while scheduled < total:

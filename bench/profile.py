@@ -1,5 +1,8 @@
 """`--profile`: sample the apistore with py-spy during each run and name its hot spots.
 
+The window runs from the apistore being ready to the end of the load, so it includes the
+load processes' start-up (a fraction of a second of an idle apistore).
+
 py-spy (`pip install py-spy`) samples only the thread that holds the GIL (`--gil`): the
 samples are where the process spends its Python CPU, and their count over the run's length
 says how busy the GIL was (near 100%: the apistore is CPU-bound in Python). A thread waiting
@@ -43,8 +46,8 @@ class Profiler:
 
     async def start(self) -> None:
         self._proc = await asyncio.create_subprocess_exec(
-            py_spy(), "record", "--pid", str(self.pid), "--rate", str(SAMPLE_RATE), "--gil", "--format", "raw",
-            "--output", str(self.out),
+            py_spy(), "record", "--pid", str(self.pid), "--rate", str(SAMPLE_RATE), "--gil", "--function",
+            "--format", "raw", "--output", str(self.out),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
         )
         self._started = time.monotonic()

@@ -73,7 +73,8 @@ def table(outcomes: list[Outcome]) -> str:
     lines.append(f"\n{m['cpu_count']} cores, Python {m['python']}, {m['platform']}")
     noise = "; ".join(f"{o.benchmark.name} " + " ".join(f"{r['others_cpu']:.0%}" for r in o.runs)
                       for o in outcomes if o.runs)
-    lines.append(f"other processes' share of the machine during the runs: {noise}")
+    if noise:
+        lines.append(f"other processes' share of the machine during the runs: {noise}")
     return "\n".join(lines)
 
 

@@ -74,14 +74,26 @@ async def read_result(cluster: BenchCluster, name: str, proc: asyncio.subprocess
     if not line:
         await proc.wait()
         raise ProcessFailed(f"{name} exited with {proc.returncode} without a result:\n{cluster.log_tail(name)}")
-    return json.loads(line)
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise ProcessFailed(f"{name} printed {line[:200]!r}, not a JSON result:\n{cluster.log_tail(name)}") from None
+
+
+async def read_load(cluster: BenchCluster, name: str, proc: asyncio.subprocess.Process, timeout: float) -> Result:
+    """The result of a load process that says `{"loading": true}` first, with the apistore's CPU use
+    (cores) in between: near 1.0 on `apistore_loop_cores`, its event loop was the limit."""
+    await read_result(cluster, name, proc, timeout=60)
+    before = cluster.apistore_cpu()
+    result = await read_result(cluster, name, proc, timeout)
+    return {**result, **cluster.apistore_cpu().cores_since(before)}
 
 
 async def durable_creates(cluster: BenchCluster, sizes: Sizes) -> Result:
     proc = await cluster.spawn("creator", "bench.creator", "--count", sizes.creates, "--inflight", sizes.inflight)
-    r = await read_result(cluster, "creator", proc, timeout=600)
-    return {"creates_per_s": r["rate"], "errors": r["errors"], "elapsed_s": r["elapsed"],
-            "first_error": r["first_error"]}
+    r = await read_load(cluster, "creator", proc, timeout=600)
+    r["creates_per_s"], r["client_cores"] = r.pop("rate"), r.pop("cpu")
+    return r
 
 
 async def watch_fanout(cluster: BenchCluster, sizes: Sizes) -> Result:
@@ -91,34 +103,35 @@ async def watch_fanout(cluster: BenchCluster, sizes: Sizes) -> Result:
     await asyncio.gather(*(read_result(cluster, name, p, timeout=300) for name, p in zip(names, watchers, strict=True)))
     writer = await cluster.spawn("writer", "bench.creator", "--count", n, "--inflight", sizes.inflight,
                                  "--prefix", "fan")
-    w = await read_result(cluster, "writer", writer, timeout=600)
+    w = await read_load(cluster, "writer", writer, timeout=600)
     subs = await asyncio.gather(*(read_result(cluster, name, p, timeout=180)
                                   for name, p in zip(names, watchers, strict=True)))
     received = sum(s["count"] for s in subs)
     span = max(s["last"] for s in subs) - w["start"]
     return {"events_per_s": received / span if span > 0 else 0.0, "events": received,
             "missing": len(subs) * n - received, "span_s": span, "relists": sum(s["relists"] for s in subs),
-            "writer_creates_per_s": w["rate"], "writer_errors": w["errors"]}
+            "writer_creates_per_s": w["rate"], "writer_errors": w["errors"],
+            "apistore_cores": w["apistore_cores"], "apistore_loop_cores": w["apistore_loop_cores"]}
 
 
 async def write_to_event_latency(cluster: BenchCluster, sizes: Sizes) -> Result:
     proc = await cluster.spawn("pacer", "bench.pacer", "--rate", sizes.latency_rate,
                                "--duration", sizes.latency_seconds)
-    r = await read_result(cluster, "pacer", proc, timeout=sizes.latency_seconds + 120)
-    return {"p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "max_ms": r["max_ms"], "writes_per_s": r["rate"],
-            "missing": r["missing"], "errors": r["errors"], "max_send_lag_ms": r["max_send_lag_ms"],
-            "max_inflight": r["max_inflight"],
-            "relists": r["relists"], "first_error": r["first_error"]}
+    r = await read_load(cluster, "pacer", proc, timeout=sizes.latency_seconds + 120)
+    r["writes_per_s"] = r.pop("rate")
+    return r
 
 
 BENCHMARKS = (
     Benchmark("durable-creates", (
         Metric("creates_per_s", "creates/s", (">=", 8_000)),
         Metric("errors", "errors", ("==", 0)),
+        Metric("apistore_loop_cores", "apistore loop cores"),
     ), durable_creates),
     Benchmark("watch-fanout", (
         Metric("events_per_s", "events/s", (">=", 50_000)),
         Metric("missing", "events missing", ("==", 0)),
+        Metric("apistore_loop_cores", "apistore loop cores"),
     ), watch_fanout),
     Benchmark("write-to-event-latency", (
         Metric("p50_ms", "p50 ms"),

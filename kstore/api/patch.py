@@ -1,8 +1,8 @@
-"""Patches: JSON merge patch (RFC 7386) and JSON patch (RFC 6902, by the `jsonpatch` library).
+"""Patches: JSON merge patch (RFC 7386), JSON patch (RFC 6902, by the `jsonpatch` library) and
+strategic merge patch (Kubernetes' merge keys and directives, in `kstore.api.smp`).
 
-Strategic merge patch, with Kubernetes' merge keys and directives, comes with the REST front
-door; until then it is refused with 415 rather than silently treated as a merge patch (which
-would corrupt lists such as containers and volumeMounts).
+A strategic merge patch is never treated as a merge patch: that would silently corrupt lists
+such as containers and volumeMounts, and store `$setElementOrder/...` as a key.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import jsonpatch
 
 from kstore.api.errors import ApiError, bad_request
+from kstore.api.smp import strategic_merge
 
 MERGE = "merge"
 JSON = "json"
@@ -45,8 +46,7 @@ def apply_patch(obj: dict[str, Any], patch: Any, patch_type: str) -> dict[str, A
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError) as e:
             raise ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {e}") from e
     elif patch_type == STRATEGIC:
-        raise ApiError(415, "UnsupportedMediaType", "strategic merge patch is not supported yet on the bus; "
-                       "use a merge or JSON patch")
+        result = strategic_merge(obj, patch, str(obj.get("kind") or ""))
     else:
         raise ApiError(415, "UnsupportedMediaType", f"unknown patch type {patch_type!r}")
     if not isinstance(result, dict):

@@ -1,4 +1,4 @@
-"""The `apistore` process: the store core behind the bus (and, later, the REST front door)."""
+"""The `apistore` process: the store core behind two front doors, the bus and the Kubernetes REST API."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import asyncio
 import logging
 
 import zmq
+from aiohttp import web
 
 from bus.events import Publisher
 from bus.rpc import RpcServer
 from kstore.apistore.backends import open_backend
+from kstore.apistore.rest.server import RestApi
 from kstore.apistore.server import VERBS, BusApi, BusEvents
 from kstore.apistore.store import Store
 from kstore.runtime import Runtime, run
@@ -28,15 +30,20 @@ async def serve(rt: Runtime) -> None:
     log.info("loaded %s store at revision %d", cluster.backend, store.revision)
     api = BusApi(store, events)
     server = RpcServer(ctx, cluster.rpc_endpoint, api.handle, verbs=VERBS)
+    rest = web.AppRunner(RestApi(store).app(), access_log=None, handle_signals=False)
     try:
         store.start()
         publisher.start()
         server.start()
+        await rest.setup()
+        await web.TCPSite(rest, cluster.http_host, cluster.http_port, reuse_address=True).start()
         rt.set_ready()
-        log.info("serving the bus: rpc %s, events %s", server.endpoint, publisher.endpoint)
+        log.info("serving the bus: rpc %s, events %s; Kubernetes API on http://%s:%d", server.endpoint,
+                 publisher.endpoint, cluster.http_host, cluster.http_port)
         await asyncio.Event().wait()
     finally:
         # stop taking requests first, then let the writer finish what it holds, then the sockets
+        await rest.cleanup()
         server.close()
         await store.close()
         publisher.close()

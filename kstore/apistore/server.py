@@ -26,24 +26,15 @@ import logging
 import time
 from typing import Any
 
-from prometheus_client import Histogram
-
 from bus import codec
 from bus.events import Publisher, kind_topic, node_topic
 from bus.rpc import Reply
 from kstore.api.errors import ApiError, bad_request
 from kstore.api.kinds import KINDS
+from kstore.apistore.metrics import REQUEST_DURATION
 from kstore.apistore.store import Entry, Store
 
 log = logging.getLogger(__name__)
-
-REQUEST_DURATION = Histogram(
-    "apiserver_request_duration_seconds",
-    "Response latency distribution in seconds for each verb, group, version, resource, subresource and scope.",
-    ["verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3,
-             4, 5, 6, 8, 10, 15, 20, 30, 45, 60),
-)
 
 VERBS = frozenset({"ping", "create", "get", "list", "update", "update_status", "patch", "delete", "watch_since"})
 # Kubernetes' verb names for the request metric.

@@ -88,6 +88,7 @@ class WatchEvent:
     namespace: str
     nodes: tuple[str, ...]
     entry: Entry
+    prev: Entry | None  # the state before this event (None for ADDED)
 
 
 # What a write returns: a future that resolves once the write is durable and published. Checks
@@ -181,6 +182,7 @@ class Store:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._writer: asyncio.Task[None] | None = None
         self.view = _View(self)
+        self._watchers: dict[str, list[Callable[[WatchEvent], None]]] = {}
 
     # ---- lifecycle
 
@@ -318,6 +320,20 @@ class Store:
             out.append(ev)
         out.reverse()
         return out
+
+    def add_watcher(self, kind: str, callback: Callable[[WatchEvent], None]) -> Callable[[], None]:
+        """Call `callback` with every event of `kind` from now on (in revision order, from the
+        writer, so it must not block); returns the function that removes it. Registering and
+        reading `events_since` without an await in between leaves no gap."""
+        self.info(kind)
+        callbacks = self._watchers.setdefault(kind, [])
+        callbacks.append(callback)
+
+        def remove() -> None:
+            if callback in callbacks:
+                callbacks.remove(callback)
+
+        return remove
 
     # ---- writes
 
@@ -622,13 +638,15 @@ class Store:
             nodes = tuple({n for n in (
                 op.info.node_of(op.old.obj) if op.old else "", op.info.node_of(shown.obj)) if n})
             ns = shown.obj["metadata"].get("namespace", "")
-            ev = WatchEvent(shown.rv, kind, op.etype, ns, nodes, shown)
+            ev = WatchEvent(shown.rv, kind, op.etype, ns, nodes, shown, op.old)
             if len(self._history) == self._history.maxlen:
                 self._compacted = self._history[0].rv
             self._history.append(ev)
             self._committed_revision = shown.rv
             if self._events is not None:
                 self._events.publish(kind, op.etype, shown, nodes)
+            for watcher in self._watchers.get(kind, ()):
+                watcher(ev)
             if not op.future.done():
                 op.future.set_result(shown)
             STORAGE_OBJECTS.labels(op.info.resource).set(len(self._committed[kind]))

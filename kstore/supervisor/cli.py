@@ -25,6 +25,7 @@ from pathlib import Path
 from kstore.config import KUBELET, ClusterConfig, ConfigError, load_config
 from kstore.supervisor import cleanup
 from kstore.supervisor.cluster import STATE_ENV, supervise, write_cluster_file
+from kstore.supervisor.kubeconfig import server_url
 from kstore.supervisor.processes import tail
 from kstore.supervisor.status import (
     AlreadyRunning,
@@ -91,7 +92,8 @@ def _summary(cfg: ClusterConfig, snapshot: dict) -> str:
     lines.append(f"  prometheus: {targets_path(cfg.state_dir)}  (file_sd; grafana/prometheus.yml reads it)")
     kubeconfig = cfg.state_dir / "kubeconfig"
     if kubeconfig.exists():
-        lines.append(f"  kubeconfig: {kubeconfig}")
+        lines.append(f"  kubeconfig: {kubeconfig}  (Kubernetes API at {server_url(cfg)})")
+        lines.append(f"  export KUBECONFIG={kubeconfig}")
     flag = "" if cfg.state_dir == _state_dir(None) else f" --state-dir {cfg.state_dir}"
     lines.append(f"status: kstore status{flag}   stop: kstore down{flag}")
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from kstore.config import CONTROL_PLANE, KUBELET, REPO_ROOT, ClusterConfig, read_cluster_file
 from kstore.supervisor.files import write_atomic
+from kstore.supervisor.kubeconfig import write_kubeconfig
 from kstore.supervisor.processes import ProcessSpec, Supervisor
 from kstore.supervisor.status import take_lock, write_status
 from kstore.supervisor.targets import write_targets
@@ -28,8 +29,10 @@ APISTORE = "apistore"
 
 
 def write_cluster_file(cfg: ClusterConfig) -> Path:
-    """`<state>/cluster.json`: the resolved config every process reads at start."""
+    """`<state>/cluster.json`: the resolved config every process reads at start; and the
+    kubeconfig for kubectl beside it."""
     write_atomic(cfg.cluster_file, cfg.to_json())
+    write_kubeconfig(cfg)
     return cfg.cluster_file
 
 

@@ -1,0 +1,57 @@
+"""A real kstore cluster for end-to-end tests: `kstore up` in a temp state dir, the real
+kubectl (with its own cache dir) against it, and `kstore down` afterwards whatever happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+KUBECTL = os.environ.get("KSTORE_TEST_KUBECTL", "kubectl")
+REPO = Path(__file__).resolve().parents[2]
+MANIFESTS = REPO.parent / "shared" / "manifests"
+
+
+def kstore_cli(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).parent / "kstore"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "kstore.supervisor.cli"]
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+class Cluster:
+    def __init__(self, state_dir: Path, *, nodes: int = 3) -> None:
+        self.state_dir = state_dir
+        self.nodes = nodes
+        self.kubeconfig = state_dir / "kubeconfig"
+        self.cache_dir = state_dir.parent / "kube-cache"
+
+    def up(self) -> None:
+        r = kstore_cli("up", "--state-dir", self.state_dir, "--base-port", "0", "--nodes", str(self.nodes))
+        if r.returncode != 0:
+            raise RuntimeError(f"kstore up failed:\n{r.stdout}\n{r.stderr}")
+
+    def down(self) -> None:
+        kstore_cli("down", "--state-dir", self.state_dir, timeout=120)
+
+    def kubectl(self, *args: str, input: str | None = None, timeout: float = 60,
+                check: bool = False) -> subprocess.CompletedProcess[str]:
+        cmd = [KUBECTL, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
+        r = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def namespace(self, name: str) -> None:
+        """Create a namespace from YAML (the typed `kubectl create namespace` is tested on its own)."""
+        self.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n",
+                     check=True)
+
+    def get_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl("get", *args, "-o", "json", check=True).stdout)
+
+    def popen_kubectl(self, *args: str) -> subprocess.Popen[str]:
+        cmd = [KUBECTL, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
