@@ -178,7 +178,8 @@ class RestApi:
                            f"resource ({method} {target.info.plural})")
         info = target.info
         REQUEST_DURATION.labels(verb, "All" if q.get("dryRun") else "", info.group, info.version, info.plural,
-                                target.subresource or "", target.scope, "apiserver").observe(time.perf_counter() - start)
+                                target.subresource or "", "resource" if verb == "POST" else target.scope,
+                                "apiserver").observe(time.perf_counter() - start)
         return resp
 
     def _namespace(self, target: Target) -> str:
