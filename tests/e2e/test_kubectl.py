@@ -404,3 +404,31 @@ def test_python_client_creates_lists_and_watches(cluster: Cluster) -> None:
     assert e.value.status == 404
     pvs = kubernetes.client.CoreV1Api(api_client).list_persistent_volume()
     assert pvs.items is not None
+
+
+def test_describe_pv_pod_node_and_explain(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.namespace("describe2-e2e")
+    docs = """\
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv-describe}
+spec: {capacity: {storage: 2Gi}, accessModes: [ReadWriteOnce], storageClassName: manual, hostPath: {path: /mnt/x}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: describe2-e2e}
+spec:
+  containers: [{name: c, image: busybox, volumeMounts: [{name: v, mountPath: /v}]}]
+  volumes: [{name: v, persistentVolumeClaim: {claimName: data}}]
+"""
+    cluster.kubectl("apply", "-f", write(tmp_path, "d.yaml", docs), check=True)
+    pv = cluster.kubectl("describe", "pv", "pv-describe", check=True).stdout
+    assert "Name:            pv-describe" in pv and "Capacity:        2Gi" in pv and "HostPath" in pv
+    pod = cluster.kubectl("describe", "pod", "p", "-n", "describe2-e2e", check=True).stdout
+    assert "ClaimName:   data" in pod and "Status:       Pending" in pod, pod
+    node = cluster.kubectl("describe", "node", "node-1", check=True).stdout
+    assert "kubernetes.io/hostname=node-1" in node and "KubeletReady" in node
+    explain = cluster.kubectl("explain", "pvc.spec.resources", check=True).stdout
+    assert "FIELD: resources" in explain and "requests" in explain
+    explain = cluster.kubectl("explain", "pod.spec.volumes.persistentVolumeClaim", check=True).stdout
+    assert "claimName" in explain

@@ -1,7 +1,8 @@
 """Request bodies and content negotiation of the REST front door.
 
 kube-apiserver's rules, as kubectl and the Python client rely on them: bodies are JSON (YAML
-accepted), a missing Content-Type means JSON, bodies over 3 MiB are refused, the Accept header
+accepted; protobuf from client-go's typed clients, decoded by `protobuf.py`), a missing
+Content-Type means JSON, bodies over 3 MiB are refused, the Accept header
 asks for a Table (`as=Table`) or plain JSON, and the patch type comes from the Content-Type.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 import yaml
 
 from kstore.api.errors import ApiError, bad_request, too_large
+from kstore.apistore.rest import protobuf
 
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's limit for a request body
 
@@ -40,13 +42,16 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
             return yaml.safe_load(raw)
         except yaml.YAMLError as e:
             raise bad_request(f"error decoding YAML: {e}") from e
+    if media == protobuf.MEDIA_TYPE:  # kubectl's typed generators (`kubectl create namespace ...`)
+        return protobuf.decode(raw)
     if media in ("", "application/json", "*/*") or media in PATCH_TYPES:
         try:
             return json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise bad_request(f"couldn't get version/kind; json parse error: {e}") from e
     raise ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted '
-                   f'media types include: application/json, application/yaml (got "{media}")')
+                   f'media types include: application/json, application/yaml, '
+                   f'{protobuf.MEDIA_TYPE} (got "{media}")')
 
 
 def patch_type(content_type: str | None) -> str:
