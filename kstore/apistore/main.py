@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
+from typing import Any
 
 import zmq
 from aiohttp import web
 
 from bus.events import Publisher
 from bus.rpc import RpcServer
+from kstore.api.errors import ApiError
 from kstore.apistore.backends import open_backend
 from kstore.apistore.rest.server import RestApi
 from kstore.apistore.server import VERBS, BusApi, BusEvents
@@ -19,6 +22,17 @@ from kstore.runtime import Runtime, run
 log = logging.getLogger(__name__)
 
 
+async def bootstrap(store: Store, objects: list[Any]) -> None:
+    """The objects a new cluster starts with (the config's `bootstrap:` list, e.g. a default
+    StorageClass), through the same defaulting, admission and validation as any write."""
+    for obj in objects:
+        try:
+            await store.create(copy.deepcopy(obj))
+        except ApiError as e:
+            log.error("bootstrap object %s/%s refused: %s", obj.get("kind") if isinstance(obj, dict) else "?",
+                      (obj.get("metadata") or {}).get("name") if isinstance(obj, dict) else "?", e.message)
+
+
 async def serve(rt: Runtime) -> None:
     cluster = rt.cluster
     ctx = zmq.Context.instance()
@@ -26,13 +40,15 @@ async def serve(rt: Runtime) -> None:
     publisher = Publisher(ctx, cluster.events_endpoint, heartbeat=cluster.periods.bus_heartbeat)
     events = BusEvents(publisher)
     store = Store(backend, events=events)
-    store.load()
+    fresh = store.load()
     log.info("loaded %s store at revision %d", cluster.backend, store.revision)
     api = BusApi(store, events)
     server = RpcServer(ctx, cluster.rpc_endpoint, api.handle, verbs=VERBS)
     rest = web.AppRunner(RestApi(store).app(), access_log=None, handle_signals=False)
     try:
         store.start()
+        if fresh:
+            await bootstrap(store, cluster.raw.get("bootstrap") or [])
         publisher.start()
         server.start()
         await rest.setup()

@@ -186,7 +186,8 @@ class Store:
 
     # ---- lifecycle
 
-    def load(self) -> None:
+    def load(self) -> bool:
+        """Read the backend into memory; True if it held nothing (a new cluster)."""
         revision, rows = self._backend.load()
         for kind, ns, name, rv, raw in rows:
             info = KINDS.get(kind)
@@ -199,6 +200,7 @@ class Store:
         self._ensure_namespaces(("default", "kube-system", "kube-public", "kube-node-lease"))
         for kind, objs in self._committed.items():
             STORAGE_OBJECTS.labels(KINDS[kind].resource).set(len(objs))
+        return not rows
 
     def _ensure_namespaces(self, wanted: Iterable[str]) -> None:
         """Namespaces every cluster has; created directly (before serving) if missing."""

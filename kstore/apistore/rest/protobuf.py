@@ -124,7 +124,7 @@ def _text(raw: bytes) -> str:
         raise Malformed(f"invalid UTF-8 in a string: {e}") from e
 
 
-def _time(raw: bytes, fmt: str) -> str | None:
+def _time(raw: bytes, timespec: str) -> str | None:
     seconds = nanos = 0
     for number, wire, value in _fields(raw):
         if number == 1:
@@ -138,7 +138,7 @@ def _time(raw: bytes, fmt: str) -> str | None:
             seconds=seconds, microseconds=nanos // 1000)
     except OverflowError as e:
         raise Malformed(f"time out of range: {seconds}s") from e
-    return t.strftime(fmt)
+    return t.isoformat(timespec=timespec).replace("+00:00", "Z")  # Go's RFC 3339, 4-digit year
 
 
 def _quantity(raw: bytes) -> str:
@@ -173,8 +173,8 @@ def _fields_v1(raw: bytes) -> Any:
 
 
 LEAVES: dict[str, Callable[[bytes], Any]] = {
-    TIME: lambda raw: _time(raw, "%Y-%m-%dT%H:%M:%SZ"),
-    MICRO_TIME: lambda raw: _time(raw, "%Y-%m-%dT%H:%M:%S.%fZ"),
+    TIME: lambda raw: _time(raw, "seconds"),
+    MICRO_TIME: lambda raw: _time(raw, "microseconds"),
     QUANTITY: _quantity,
     INT_OR_STRING: _int_or_string,
     FIELDS_V1: _fields_v1,
@@ -815,11 +815,6 @@ def _map_entry(buf: bytes, typ: str, where: str) -> tuple[str, Any]:
     if item is None:  # an absent value is the zero value of its type
         item = {STR: "", BYTES: "", INT32: 0, INT64: 0, BOOL: False, QUANTITY: "0"}.get(typ, {})
     return key, item
-
-
-def decode_message(buf: bytes, name: str) -> dict[str, Any]:
-    """One message of the named table, without the envelope; raises `Malformed`."""
-    return _message(buf, name)
 
 
 def decode(body: bytes) -> dict[str, Any]:
