@@ -9,5 +9,7 @@ Design:
 - Everything a run started is stopped at its end, also on Ctrl-C or an error: each child
   runs in its own process group, which gets SIGTERM and then SIGKILL.
 - `report.py` prints the table (median of the runs, every run's figure, the target) and
-  writes the JSON to `bench/results/<timestamp>.json`.
+  writes the JSON to `bench/results/<timestamp>.json`. `noise.py` records how much of the
+  machine other processes took during each run; `--profile` (`profile.py`) samples the
+  apistore with py-spy and prints its hot spots.
 """

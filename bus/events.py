@@ -32,7 +32,7 @@ from typing import Protocol
 import zmq
 
 from bus import codec
-from bus.loop import SocketReader
+from bus.loop import NOBLOCK, SocketReader
 from bus.metrics import BYTES, GAPS, MALFORMED, MESSAGES, STALLS
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class Publisher:
             seq = self._seq.get(topic, 0) + 1
             self._seq[topic] = seq
             try:
-                send([topic, codec.encode([epoch, seq, etype, rv]), body], zmq.NOBLOCK)
+                send([topic, codec.encode([epoch, seq, etype, rv]), body], NOBLOCK)
             except zmq.Again:
                 pass  # a subscriber past its high-water mark: it will see the gap and re-list
             _PUB.inc()

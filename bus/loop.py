@@ -19,6 +19,11 @@ import zmq
 
 log = logging.getLogger(__name__)
 
+# Plain ints: pyzmq's enum flags cost enum arithmetic on every call of the hot paths.
+NOBLOCK = int(zmq.NOBLOCK)
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+
 _SLICE = 512  # messages handled per wake-up before yielding to the loop
 
 
@@ -51,9 +56,9 @@ class SocketReader:
         sock = self._sock
         for _ in range(_SLICE):
             try:
-                if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if not sock.get(_EVENTS) & _POLLIN:
                     return
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = sock.recv_multipart(NOBLOCK)
             except zmq.Again:
                 return
             except zmq.ZMQError as e:

@@ -29,7 +29,7 @@ import msgpack
 import zmq
 
 from bus import codec
-from bus.loop import SocketReader
+from bus.loop import NOBLOCK, SocketReader
 from bus.metrics import BYTES, MALFORMED, MESSAGES, RPC_DURATION
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class RpcServer:
         _OUT.inc()
         _OUT_BYTES.inc(len(body))
         try:
-            self._sock.send_multipart([ident, codec.encode([rid, code]), body], zmq.NOBLOCK)
+            self._sock.send_multipart([ident, codec.encode([rid, code]), body], NOBLOCK)
         except zmq.ZMQError as e:  # peer gone (EHOSTUNREACH) or closing: the client times out
             log.debug("reply to a gone peer dropped: %s", e)
         if self._reader is not None:
@@ -229,7 +229,7 @@ class RpcClient:
             header = codec.encode([rid, verb, args])
             _OUT.inc()
             _OUT_BYTES.inc(len(header))
-            self._sock.send_multipart([header], zmq.NOBLOCK)
+            self._sock.send_multipart([header], NOBLOCK)
             self._reader.kick()
             # A timer, not asyncio.wait_for: no extra task per request on the hot path.
             timer = asyncio.get_running_loop().call_later(limit, self._expire, rid, verb, limit)

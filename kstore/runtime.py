@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -77,6 +78,21 @@ def setup_logging(component: str, node: str | None, level: str) -> None:
     logging.getLogger("aiorun").setLevel(logging.WARNING)
 
 
+def tune_gc() -> None:
+    """Fewer and cheaper cycle collections, for steady latency.
+
+    Kubernetes objects are trees of dicts: almost all garbage is freed by reference counting,
+    yet every dict is tracked by the cycle collector, and with Python's defaults a store or an
+    informer holding 10⁵ objects pays full collections of tens of milliseconds every few
+    seconds. Freezing what exists at start-up (modules, loaded state) takes it out of every
+    future collection, and a larger first threshold makes collections rarer. Call again after
+    loading a large state.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def run(component: str, body: Callable[[Runtime], Awaitable[None]], argv: list[str] | None = None) -> None:
     """Run one kstore process to the end; never returns (exits 0, 1 or 130)."""
     args = parse_args(component, argv)
@@ -88,6 +104,7 @@ def run(component: str, body: Callable[[Runtime], Awaitable[None]], argv: list[s
         log.error("%s", e)
         sys.exit(EXIT_CRASH)
     rt = Runtime(component=component, node=node, cluster=cluster)
+    tune_gc()
     if rt.process_name not in cluster.metrics_ports:
         log.error("%s is not in %s (known: %s)", rt.process_name, args.cluster, ", ".join(cluster.metrics_ports))
         sys.exit(EXIT_CRASH)

@@ -13,6 +13,7 @@ Design:
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 
@@ -90,12 +91,17 @@ def is_dns1123_label(value: str) -> list[str]:
 
 def is_dns1123_subdomain(value: str) -> list[str]:
     """RFC 1123 subdomain: most object names (pods, PVs, PVCs, StorageClasses, nodes ...)."""
+    return list(_dns1123_subdomain(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _dns1123_subdomain(value: str) -> tuple[str, ...]:
     errs = []
     if len(value) > DNS1123_SUBDOMAIN_MAX:
         errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX))
     if not _DNS1123_SUBDOMAIN.fullmatch(value):
         errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return tuple(errs)
 
 
 def is_dns1035_label(value: str) -> list[str]:
@@ -109,7 +115,13 @@ def is_dns1035_label(value: str) -> list[str]:
 
 
 def is_qualified_name(value: str) -> list[str]:
-    """A label key (also annotation keys, finalizers, provisioner names): `[prefix/]name`."""
+    """A label key (also annotation keys, finalizers, provisioner names): `[prefix/]name`.
+    Memoized: the same keys come with almost every object."""
+    return list(_qualified_name(value))
+
+
+@functools.lru_cache(maxsize=8192)
+def _qualified_name(value: str) -> tuple[str, ...]:
     errs: list[str] = []
     parts = value.split("/")
     if len(parts) == 1:
@@ -121,11 +133,11 @@ def is_qualified_name(value: str) -> list[str]:
         else:
             errs.extend("prefix part " + msg for msg in is_dns1123_subdomain(prefix))
     else:
-        return [
+        return (
             "a valid label key "
             + regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-        ]
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+        )
     if not name:
         errs.append("name part must be non-empty")
     elif len(name) > QUALIFIED_NAME_MAX:
@@ -135,7 +147,7 @@ def is_qualified_name(value: str) -> list[str]:
             "name part "
             + regex_error(_QUALIFIED_NAME_MSG, _QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
         )
-    return errs
+    return tuple(errs)
 
 
 def is_valid_label_value(value: str) -> list[str]:

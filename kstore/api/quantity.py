@@ -25,6 +25,7 @@ Design:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -71,8 +72,11 @@ def _text(value: str | int | float) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def _parse(value: str | int | float) -> tuple[Fraction, str]:
-    """The exact value, rounded up to a whole nano, and the suffix family it was written in."""
+    """The exact value, rounded up to a whole nano, and the suffix family it was written in.
+    Memoized: the same few quantities (`1Gi`, `10Gi`) are parsed on every write, and Fraction
+    arithmetic is slow; the result is immutable."""
     text = _text(value)
     match = _SPLIT.fullmatch(text)
     if match is None:

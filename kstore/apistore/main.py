@@ -17,7 +17,7 @@ from kstore.apistore.backends import open_backend
 from kstore.apistore.rest.server import RestApi
 from kstore.apistore.server import VERBS, BusApi, BusEvents
 from kstore.apistore.store import Store
-from kstore.runtime import Runtime, run
+from kstore.runtime import Runtime, run, tune_gc
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ async def serve(rt: Runtime) -> None:
     events = BusEvents(publisher)
     store = Store(backend, events=events)
     fresh = store.load()
+    tune_gc()  # the loaded objects live as long as the process: keep them out of collections
     log.info("loaded %s store at revision %d", cluster.backend, store.revision)
     api = BusApi(store, events)
     server = RpcServer(ctx, cluster.rpc_endpoint, api.handle, verbs=VERBS)
