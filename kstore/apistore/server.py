@@ -9,6 +9,7 @@ Verbs and their arguments (all maps; `kind` is the Kubernetes kind, e.g. "Persis
     update       {object, dryRun?}                               → object
     update_status{object, dryRun?}                               → object
     patch        {kind, namespace?, name, patch, patchType, subresource?, dryRun?} → object
+    bind         {namespace, name, node, uid?}  (pods/binding)      → the bound pod
     delete       {kind, namespace?, name, preconditions?: {uid, resourceVersion},
                   propagationPolicy?, gracePeriodSeconds?, dryRun?} → object (deleted, or now terminating)
     watch_since  {kind, resourceVersion, namespace?, node?, labelSelector?, fieldSelector?}
@@ -36,10 +37,11 @@ from kstore.apistore.store import Entry, Store
 
 log = logging.getLogger(__name__)
 
-VERBS = frozenset({"ping", "create", "get", "list", "update", "update_status", "patch", "delete", "watch_since"})
+VERBS = frozenset({"ping", "create", "get", "list", "update", "update_status", "patch", "delete", "watch_since",
+                   "bind"})
 # Kubernetes' verb names for the request metric.
 _METRIC_VERB = {"create": "POST", "get": "GET", "list": "LIST", "update": "PUT", "update_status": "PUT",
-                "patch": "PATCH", "delete": "DELETE", "watch_since": "WATCH", "ping": "GET"}
+                "patch": "PATCH", "delete": "DELETE", "watch_since": "WATCH", "ping": "GET", "bind": "POST"}
 
 
 class BusEvents:
@@ -186,6 +188,10 @@ class BusApi:
             _str(args, "patchType", "merge") or "merge", subresource=_str(args, "subresource"),
             dry_run=bool(args.get("dryRun")),
         )
+
+    def _bind(self, args: dict[str, Any]) -> Any:
+        return self._store.bind(_str(args, "namespace", "") or "", args["name"], args["node"], uid=_str(args, "uid"),
+                                dry_run=bool(args.get("dryRun")))
 
     def _delete(self, args: dict[str, Any]) -> Any:
         pre = args.get("preconditions") or {}

@@ -39,6 +39,7 @@ from bus import codec
 from kstore.api import admission, defaults, names, validation
 from kstore.api.errors import (
     ApiError,
+    Cause,
     already_exists,
     bad_request,
     conflict,
@@ -461,6 +462,37 @@ class Store:
         if dry_run:
             return self._done(old)
         return self._stage(info, (ns, name), None, DELETED, old)
+
+    def bind(self, namespace: str, name: str, node: str, *, uid: str | None = None,
+             dry_run: bool = False) -> Written:
+        """The pods/binding subresource: assign a pod to a node, once, as kube-apiserver does
+        (spec.nodeName set and the PodScheduled condition True)."""
+        info = self.info("Pod")
+        old = self._current("Pod", (namespace, name))
+        if old is None:
+            raise not_found(info.plural, name)
+        meta = old.obj["metadata"]
+        if uid is not None and uid != meta.get("uid"):
+            raise ApiError(409, "Conflict", f"Operation cannot be fulfilled on pods/binding \"{name}\": "
+                           f"Precondition failed: UID in precondition: {uid}, UID in object meta: {meta.get('uid')}",
+                           kind="pods/binding", name=name)
+        if meta.get("deletionTimestamp"):
+            raise ApiError(409, "Conflict", f"Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} "
+                           "is being deleted, cannot be assigned to a host", kind="pods/binding", name=name)
+        current = (old.obj.get("spec") or {}).get("nodeName")
+        if current:
+            raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on pods/binding "{name}": pod {name} is '
+                           f'already assigned to node "{current}"', kind="pods/binding", name=name)
+        if not isinstance(node, str) or not node:
+            raise invalid("Binding", name, [Cause("target.name", "FieldValueRequired", "Required value")])
+        obj = codec.decode(old.raw)
+        obj["spec"]["nodeName"] = node
+        status = obj.setdefault("status", {})
+        conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                      "lastTransitionTime": now_rfc3339(self._clock)})
+        status["conditions"] = conds
+        return self._write_modified(info, old, obj, dry_run)
 
     # ---- write helpers
 

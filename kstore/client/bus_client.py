@@ -137,6 +137,13 @@ class BusClient:
             args["subresource"] = subresource
         return await self.call("patch", args)
 
+    async def bind(self, namespace: str, name: str, node: str, *, uid: str | None = None) -> dict[str, Any]:
+        """Assign a pod to a node (the pods/binding subresource)."""
+        args: dict[str, Any] = {"namespace": namespace, "name": name, "node": node}
+        if uid:
+            args["uid"] = uid
+        return await self.call("bind", args)
+
     async def delete(
         self, kind: str, namespace: str | None, name: str, *, uid: str | None = None,
         resource_version: str | None = None, propagation_policy: str | None = None,

@@ -368,3 +368,17 @@ async def test_sqlite_keeps_objects_and_revision_across_reopen(tmp_path: Any) ->
         assert created.rv == revision + 1
     finally:
         await again.close()
+
+
+async def test_binding_assigns_a_pod_once() -> None:
+    store, sink = await new_store([pod("p1")])
+    try:
+        bound = await store.bind("default", "p1", "node-2")
+        assert bound.obj["spec"]["nodeName"] == "node-2"
+        assert [c["type"] for c in bound.obj["status"]["conditions"]] == ["PodScheduled"]
+        assert sink.events == [("MODIFIED", "Pod", "p1", ("node-2",))]
+        with pytest.raises(ApiError) as e:
+            await store.bind("default", "p1", "node-3")
+        assert e.value.code == 409 and 'already assigned to node "node-2"' in e.value.message
+    finally:
+        await store.close()

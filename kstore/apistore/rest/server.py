@@ -163,6 +163,9 @@ class RestApi:
         elif method == "POST" and target.name is None:
             verb = "POST"
             resp = await self._create(request, target)
+        elif method == "POST" and target.subresource == "binding":
+            verb = "POST"
+            resp = await self._bind(request, target)
         elif method == "PUT" and target.name is not None:
             verb = "PUT"
             resp = await self._update(request, target)
@@ -281,6 +284,17 @@ class RestApi:
                                   "the request")
         entry = await self._store.create(obj, namespace=target.namespace, dry_run=bool(request.query.get("dryRun")))
         return web.Response(body=_raw_json(entry), status=201, content_type=JSON, headers=warnings)
+
+    async def _bind(self, request: web.Request, target: Target) -> web.Response:
+        """POST pods/<name>/binding with a Binding {target: {name: <node>}}; answers a Success Status."""
+        assert target.name is not None
+        body = await self._body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("target"), dict):
+            raise bad_request("a Binding needs target.name")
+        uid = ((body.get("metadata") or {}).get("uid")) or None
+        await self._store.bind(target.namespace or "", target.name, body["target"].get("name", ""), uid=uid,
+                               dry_run=bool(request.query.get("dryRun")))
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}, 201)
 
     async def _update(self, request: web.Request, target: Target) -> web.Response:
         obj = await self._body(request)
