@@ -229,8 +229,13 @@ class Pool:
     # ---- operations
 
     def provision(self, *, backend: str, name: str, size_bytes: int, node: str | None = None,
-                  volume_mode: str = "Filesystem", params: Mapping[str, str] | None = None) -> VolumeHandle:
+                  volume_mode: str = "Filesystem", params: Mapping[str, str] | None = None,
+                  source: VolumeHandle | None = None) -> VolumeHandle:
         """Make a volume of `size_bytes`, or return it when it exists with that size.
+
+        With `source` (a claim's dataSource), the new volume starts as a copy of it (a clone:
+        holes stay holes); the copy is made under the temporary name, so a half-made clone is
+        never seen under the final name.
 
         `params` (the class parameters) are accepted for drivers that will want them; the
         emulated backends ignore them. Raises PoolError: Invalid (backend, size, mode),
@@ -259,7 +264,16 @@ class Pool:
             except OSError as e:
                 raise _os_error(e, f"volume {volume_id}: cannot create {path.parent}") from e
             self._checked(handle)  # again, now that the parents exist
-            made = self._make_image(path, size_bytes) if image else self._make_directory(handle)
+            src = None
+            if source is not None:
+                src = self._checked(source)
+                found_src = self._inspect(src, source.volume_id)
+                if found_src is None:
+                    raise PoolError(NOT_FOUND, f"clone source {source.volume_id} does not exist")
+                if found_src.is_image != image:
+                    raise PoolError(INVALID, f"cannot clone {source.volume_id} into {volume_id}: one is an image "
+                                             "and the other a directory")
+            made = self._make_image(path, size_bytes, src) if image else self._make_directory(handle, src)
         except BaseException:
             self._release(size_bytes)
             raise
@@ -281,13 +295,15 @@ class Pool:
                                             f"{format_quantity(handle.size)}")
         return handle
 
-    def _make_image(self, path: Path, size: int) -> bool:
+    def _make_image(self, path: Path, size: int, source: Path | None = None) -> bool:
         """A sparse image under a temporary name, linked into place. False if `path` appeared."""
         temp = path.parent / _temp_name("tmp", path.name)
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             try:
                 os.ftruncate(fd, size)
+                if source is not None:
+                    _copy_sparse(source, fd)
             finally:
                 os.close(fd)
             try:
@@ -300,12 +316,16 @@ class Pool:
         finally:
             _unlink_quietly(temp)
 
-    def _make_directory(self, handle: VolumeHandle) -> bool:
+    def _make_directory(self, handle: VolumeHandle, source: Path | None = None) -> bool:
         """A marked directory under a temporary name, renamed into place. False if it appeared."""
         path = handle.path
         temp = path.parent / _temp_name("tmp", path.name)
         try:
-            os.mkdir(temp, 0o700)
+            if source is not None:
+                shutil.copytree(source, temp, symlinks=True)
+                (temp / MARKER).unlink(missing_ok=True)
+            else:
+                os.mkdir(temp, 0o700)
             _write_marker(temp, {"backend": handle.backend, "name": handle.name, "size": handle.size,
                                  "node": handle.node, "created": time.time()})
             os.chmod(temp, 0o777)  # like local-path and nfs-subdir provisioners: any pod user may write
@@ -489,3 +509,26 @@ def _unlink_quietly(path: Path) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+def _copy_sparse(source: Path, out_fd: int) -> None:
+    """Copy the data extents of `source` into `out_fd` at the same offsets; holes stay holes."""
+    with open(source, "rb") as src:
+        fd = src.fileno()
+        end = os.fstat(fd).st_size
+        offset = 0
+        while offset < end:
+            try:
+                start = os.lseek(fd, offset, os.SEEK_DATA)
+            except OSError as e:
+                if e.errno == errno.ENXIO:
+                    return  # only a hole remains
+                raise
+            stop = os.lseek(fd, start, os.SEEK_HOLE)
+            while start < stop:
+                chunk = os.pread(fd, min(4 << 20, stop - start), start)
+                if not chunk:
+                    return
+                os.pwrite(out_fd, chunk, start)
+                start += len(chunk)
+            offset = stop

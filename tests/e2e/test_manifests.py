@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,47 @@ def test_every_manifest_applies_as_against_kube_apiserver(cluster: Cluster) -> N
     assert claims["raw-block-rbd-pvc"]["spec"]["volumeMode"] == "Block"
     classes = {c["metadata"]["name"] for c in cluster.get_json("sc")["items"]}
     assert {"rook-ceph-block", "rook-cephfs", "ebs-sc", "low-latency", "local-storage", "csi-hostpath-sc"} <= classes
+
+    # The end states INDEX.tsv expects of the PV controller: static pairs bind, dynamic claims
+    # are provisioned, `manual` and "" never are, a clone of a missing source waits.
+    bound = {  # namespace/claim → the volume it binds to (None: a provisioned pvc-<uid>)
+        "m-website-task-pv/task-pv-claim": "task-pv-volume",
+        "m-website-expand/expandable-pvc": None,
+        "m-website-mysql/mysql-pv-claim": "mysql-pv-volume",
+        "m-website-wordpress/mysql-pv-claim": None,
+        "m-website-wordpress/wp-pv-claim": None,
+        "m-rook-rbd/rbd-pvc": None,
+        "m-rook-rbd/raw-block-rbd-pvc": None,
+        "m-rook-cephfs/cephfs-pvc": None,
+        "kube-system/cephfs-pvc": None,
+        "m-ebs-resize/ebs-claim": None,
+        "m-ebs-static/ebs-claim": "test-pv",
+        "m-hostpath/csi-pvc": None,
+        "m-hostpath/pvc-raw": None,
+    }
+
+    def claim(key: str) -> dict:
+        ns, name = key.split("/")
+        return cluster.get_json("pvc", name, "-n", ns)
+
+    deadline = time.monotonic() + 60
+    pending = set(bound)
+    while pending and time.monotonic() < deadline:
+        pending = {k for k in pending if claim(k)["status"].get("phase") != "Bound"}
+        if pending:
+            time.sleep(0.2)  # polling kubectl as a user would
+    assert not pending, f"not Bound: {sorted(pending)}"
+    for key, volume in bound.items():
+        c = claim(key)
+        assert c["spec"]["volumeName"] == (volume or f"pvc-{c['metadata']['uid']}"), key
+    assert cluster.get_json("pv", claim("m-rook-rbd/raw-block-rbd-pvc")["spec"]["volumeName"])["spec"][
+        "volumeMode"] == "Block"
+    rwx = cluster.get_json("pv", claim("kube-system/cephfs-pvc")["spec"]["volumeName"])
+    assert rwx["spec"]["csi"]["driver"] == "rook-ceph.cephfs.csi.ceph.com"
+    assert rwx["spec"]["csi"]["volumeHandle"].startswith("shared/")
+    # A clone of a claim that does not exist stays Pending, with the provisioner's reason.
+    clone = claim("m-hostpath/hp-pvc-clone")
+    assert clone["status"]["phase"] == "Pending"
+    messages = [e["message"] for e in cluster.get_json(
+        "events", "-n", "m-hostpath", "--field-selector", "involvedObject.name=hp-pvc-clone")["items"]]
+    assert any('persistentvolumeclaims "src-hp-pvc" not found' in m for m in messages), messages

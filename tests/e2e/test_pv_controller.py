@@ -222,3 +222,34 @@ def test_pv_controller_metrics(cluster: Cluster) -> None:
     assert ("volume_provision", "success") in ops
     queues = {s.labels["name"] for s in families["workqueue_adds"].samples}
     assert {"claims", "volumes"} <= queues
+
+
+def test_a_claim_cloned_from_another_starts_with_its_data(cluster: Cluster) -> None:
+    ns = "clone-pv"
+    cluster.namespace(ns)
+
+    def clone(name: str, source: str) -> str:
+        return yaml.safe_dump({
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name, "namespace": ns},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
+                     "resources": {"requests": {"storage": "2Gi"}},
+                     "dataSource": {"kind": "PersistentVolumeClaim", "name": source}}})
+
+    apply(cluster, clone("orphan", "nowhere"))  # a source that does not exist: Pending, with the reason
+    until("clone waits for its source", lambda: any(
+        'persistentvolumeclaims "nowhere" not found' in m for _, _, m in events(cluster, ns, "orphan")))
+    assert phase(cluster, "pvc", "orphan", ns) == "Pending"
+    apply(cluster, claim_yaml("origin", ns, cls="standard"))
+    until("origin Bound", lambda: phase(cluster, "pvc", "origin", ns) == "Bound")
+    origin = pool_file(cluster, "block", cluster.get_json("pvc", "origin", "-n", ns)["spec"]["volumeName"])
+    with open(origin, "r+b") as f:  # data the origin's user wrote, 100 MiB in
+        f.seek(100 << 20)
+        f.write(b"kstore clone marker")
+    apply(cluster, clone("copy", "origin"))
+    until("copy Bound", lambda: phase(cluster, "pvc", "copy", ns) == "Bound")
+    copy = pool_file(cluster, "block", cluster.get_json("pvc", "copy", "-n", ns)["spec"]["volumeName"])
+    assert copy.stat().st_size == 2 * 1024**3
+    with open(copy, "rb") as f:
+        f.seek(100 << 20)
+        assert f.read(19) == b"kstore clone marker"
+    assert copy.stat().st_blocks * 512 < 16 << 20  # holes stayed holes

@@ -55,6 +55,7 @@ from kstore.controllers.pv.model import (
 from kstore.controllers.pv.protection import claim_in_use, volume_releasable
 from kstore.observe.metrics import E2E_LATENCY, RECONCILE_DURATION, time_operation
 from kstore.volume.drivers import DriverMap
+from kstore.volume.handle import VolumeHandle
 from kstore.volume.pool import Pool, PoolError
 from kstore.volume.pv_source import handle_from_pv, provisioning_annotations, pv_spec_for
 
@@ -390,6 +391,7 @@ class PVController:
         except ValueError:
             self.recorder.event(claim, "Warning", "ProvisioningFailed", f'invalid request "{request}"')
             return
+        source = self._clone_source(claim, action.class_name, size)
         self.recorder.event(claim, "Normal", "Provisioning",
                             f'External provisioner is provisioning volume for claim "{action.claim_key}"')
         if driver.latency is not None:
@@ -398,7 +400,7 @@ class PVController:
             try:
                 handle = await self._blocking(self.pool.provision, backend=backend, name=name, size_bytes=size,
                                               node=node, volume_mode=spec.get("volumeMode", "Filesystem"),
-                                              params=sc.get("parameters") or {})
+                                              params=sc.get("parameters") or {}, source=source)
             except PoolError as e:
                 timer.mark_failed()
                 self.recorder.event(claim, "Warning", "ProvisioningFailed",
@@ -429,6 +431,41 @@ class PVController:
                             f"Successfully provisioned volume {name}")
         log.info("claim %s: provisioned %s on %s (%s)", action.claim_key, name, backend, format_quantity(size))
         self.claim_queue.add(action.claim_key)
+
+    def _clone_source(self, claim: Obj, class_name: str, size: int) -> VolumeHandle | None:
+        """The pool volume a claim's dataSource names (a clone), checked as the CSI external
+        provisioner checks it; raises (after a Warning event) when it cannot be used yet."""
+        spec = claim.get("spec") or {}
+        ref = spec.get("dataSourceRef") or spec.get("dataSource")
+        if not ref:
+            return None
+        ns = claim["metadata"]["namespace"]
+        kind, name = ref.get("kind", ""), ref.get("name", "")
+
+        def fail(message: str) -> RuntimeError:
+            self.recorder.event(claim, "Warning", "ProvisioningFailed", message)
+            return RuntimeError(message)
+
+        if kind != "PersistentVolumeClaim" or ref.get("apiGroup"):
+            raise fail(f"failed to provision volume with StorageClass \"{class_name}\": data source {kind} "
+                       f"{name} is not supported: kstore clones PersistentVolumeClaims only")
+        prefix = f"error getting handle for DataSource Type PersistentVolumeClaim by Name {name}"
+        src = self.claims.get(f"{ns}/{name}")
+        if src is None:
+            raise fail(f'{prefix}: error getting PVC {name} from api server: persistentvolumeclaims "{name}" '
+                       "not found")
+        if (src.get("status") or {}).get("phase") != "Bound":
+            raise fail(f"{prefix}: the PVC {name} is not Bound")
+        if claim_class(src) != class_name:
+            raise fail(f"{prefix}: the source PVC and destination PVCs must be in the same storage class")
+        volume = self.volumes.get(src["spec"].get("volumeName", ""))
+        handle = handle_from_pv(volume, state_dir=self.pool.state_dir) if volume else None
+        if handle is None:
+            raise fail(f"{prefix}: the volume of PVC {name} is not one kstore can clone")
+        if handle.size > size:
+            raise fail("error, new PVC request must be greater than or equal in size to the specified PVC data "
+                       f"source, requested {size} but source is {handle.size}")
+        return handle
 
     async def _delete_volume(self, action: DeleteVolume) -> None:
         volume = self.volumes.get(action.volume_name)
