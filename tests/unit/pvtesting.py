@@ -315,6 +315,9 @@ class Reactor:
     def volume(self, name: str) -> Obj | None:
         return self.objects["PersistentVolume"].get(name)
 
+    def candidate_volumes(self, claim: Obj, node: Obj | None) -> Iterable[Obj]:
+        return self.volumes()
+
     def volumes(self) -> Iterable[Obj]:
         return list(self.objects["PersistentVolume"].values())
 

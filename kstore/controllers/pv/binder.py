@@ -155,7 +155,7 @@ def _sync_unbound_claim(claim: Obj, view: ClusterView, *, now: float) -> list[Ac
     selected = annotations(claim).get(ANN_SELECTED_NODE)
     node = _selected_node(view, selected) if delay and selected else None
 
-    volume = find_best_match(claim, view.volumes(), delay_binding=delay, node=node)
+    volume = find_best_match(claim, view.candidate_volumes(claim, node), delay_binding=delay, node=node)
     if volume is not None:
         # OBSERVATION: claim Pending, volume Available (or pre-bound to this claim)
         return _bind(volume, claim, now=now)

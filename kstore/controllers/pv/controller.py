@@ -34,6 +34,7 @@ from kstore.client.informer import Handler, Informer
 from kstore.client.recorder import EventRecorder
 from kstore.client.workqueue import WorkQueue, run_worker
 from kstore.controllers.pv import binder
+from kstore.controllers.pv.index import VolumeIndex
 from kstore.controllers.pv.matching import claim_class
 from kstore.controllers.pv.model import (
     ANN_BOUND_BY_CONTROLLER,
@@ -84,6 +85,9 @@ class CacheView:
         self._volumes, self._claims, self._classes, self._pods = volumes, claims, classes, pods
         self._nodes = nodes
         self._drivers = drivers
+        self.index = VolumeIndex()
+        volumes.add_handler(Handler(on_add=self.index.put, on_update=lambda _o, n: self.index.put(n),
+                                    on_delete=lambda o: self.index.remove(o["metadata"]["name"])))
 
     def claim(self, key: str) -> Obj | None:
         return self._claims.get(key)
@@ -93,6 +97,9 @@ class CacheView:
 
     def volumes(self) -> Iterable[Obj]:
         return self._volumes.list()
+
+    def candidate_volumes(self, claim: Obj, node: Obj | None) -> Iterable[Obj]:
+        return self.index.candidates(claim, node)
 
     def storage_class(self, name: str) -> Obj | None:
         return self._classes.get(name)
@@ -316,6 +323,8 @@ class PVController:
         cached = informer.cache.get(key)
         if cached is None or int(cached["metadata"]["resourceVersion"]) < int(stored["metadata"]["resourceVersion"]):
             informer.cache.put(key, stored)
+            if stored["kind"] == "PersistentVolume":
+                self.view.index.put(stored)
         if stored["kind"] == "PersistentVolumeClaim" and (stored.get("status") or {}).get("phase") == "Bound":
             seen = self._first_seen.pop(stored["metadata"].get("uid", ""), None)
             if seen is not None:
@@ -427,6 +436,7 @@ class PVController:
                                     f"failed to create PersistentVolume {name}: {e.message}")
                 raise
         self.volumes.cache.put(name, stored)
+        self.view.index.put(stored)
         self.recorder.event(claim, "Normal", "ProvisioningSucceeded",
                             f"Successfully provisioned volume {name}")
         log.info("claim %s: provisioned %s on %s (%s)", action.claim_key, name, backend, format_quantity(size))

@@ -195,6 +195,37 @@ def check_volume_satisfies_claim(volume: Mapping[str, Any], claim: Mapping[str, 
     return None
 
 
+def unbound_volume_fits(
+    volume: Obj, *, request: Fraction, wanted_class: str, wanted_modes: frozenset[str], selector: Any,
+    claim: Obj, node: Obj | None,
+) -> bool:
+    """Whether an unbound volume can serve the claim (find_best_match's step 3 test)."""
+    vspec = _spec(volume)
+    if vspec.get("claimRef") or _meta(volume).get("deletionTimestamp"):
+        return False
+    if (volume.get("status") or {}).get("phase") != AVAILABLE:
+        # Volumes not yet Available would be made so by syncVolume; binding them now
+        # mostly earns conflicts (Kubernetes skips them for the same reason).
+        return False
+    if volume_capacity(volume) < request or volume_mode_mismatch(claim, volume):
+        return False
+    if volume_class(volume) != wanted_class:
+        return False
+    if selector is not None and not selector.matches(_meta(volume).get("labels") or {}):
+        return False
+    if node is not None and not node_admits(volume, node):
+        return False
+    return wanted_modes <= set(vspec.get("accessModes") or ())
+
+
+def claim_wants(claim: Obj) -> tuple[Fraction, str, frozenset[str], Any]:
+    """(request, class, access modes, label selector) of a well-formed claim."""
+    spec = _spec(claim)
+    selector = label_selector_from_dict(spec["selector"]) if spec.get("selector") is not None else None
+    return (requested_storage(claim) or Fraction(0), claim_class(claim), frozenset(spec.get("accessModes") or ()),
+            selector)
+
+
 def find_best_match(
     claim: Obj,
     volumes: Iterable[Obj],
@@ -242,22 +273,8 @@ def find_best_match(
 
     # 3. The smallest fitting unbound volume.
     def fits(volume: Obj) -> bool:
-        vspec = _spec(volume)
-        if vspec.get("claimRef") or _meta(volume).get("deletionTimestamp"):
-            return False
-        if (volume.get("status") or {}).get("phase") != AVAILABLE:
-            # Volumes not yet Available would be made so by syncVolume; binding them now
-            # mostly earns conflicts (Kubernetes skips them for the same reason).
-            return False
-        if volume_capacity(volume) < request or volume_mode_mismatch(claim, volume):
-            return False
-        if volume_class(volume) != wanted_class:
-            return False
-        if selector is not None and not selector.matches(_meta(volume).get("labels") or {}):
-            return False
-        if node is not None and not node_admits(volume, node):
-            return False
-        return wanted_modes <= set(vspec.get("accessModes") or ())
+        return unbound_volume_fits(volume, request=request, wanted_class=wanted_class, wanted_modes=wanted_modes,
+                                   selector=selector, claim=claim, node=node)
 
     fitting = [v for v in candidates if fits(v)]
     if not fitting:
