@@ -26,7 +26,7 @@ import aiohttp
 
 from kstore.config import REPO_ROOT, ClusterConfig, load_config
 
-READY_TIMEOUT = 30.0
+READY_TIMEOUT = 30.0  # the apistore; a controller gets longer (it lists every object it watches first)
 STOP_GRACE = 10.0  # the apistore's own shutdown ends within 8 s (kstore/runtime.py)
 
 
@@ -38,11 +38,11 @@ class CpuSnapshot:
     process: float
     loop: float
 
-    def cores_since(self, earlier: CpuSnapshot) -> dict[str, float]:
+    def cores_since(self, earlier: CpuSnapshot, prefix: str = "apistore") -> dict[str, float]:
         """Cores used on average between two readings (1.0: one core flat out)."""
         wall = self.at - earlier.at
-        return {"apistore_cores": (self.process - earlier.process) / wall,
-                "apistore_loop_cores": (self.loop - earlier.loop) / wall}
+        return {f"{prefix}_cores": (self.process - earlier.process) / wall,
+                f"{prefix}_loop_cores": (self.loop - earlier.loop) / wall}
 
 
 def cpu_snapshot(pid: int) -> CpuSnapshot:
@@ -91,6 +91,25 @@ class BenchCluster:
                                                       "--cluster", str(self.cluster_file)], stdout=False)
         await self._wait_ready(self.apistore, self.config.metrics_url("apistore") + "/readyz")
 
+    async def start_component(self, name: str, *, timeout: float = 120.0) -> asyncio.subprocess.Process:
+        """Start the real `cmd/<name>.py --cluster <cluster.json>` (e.g. `pv-controller`) and wait
+        for its `/readyz` on the metrics port the config gives it."""
+        assert self.config is not None
+        proc = await self._exec(name, [str(REPO_ROOT / "cmd" / f"{name}.py"), "--cluster", str(self.cluster_file)],
+                                stdout=False)
+        await self._wait_ready(proc, self.config.metrics_url(name) + "/readyz", name, timeout)
+        return proc
+
+    async def stop(self, proc: asyncio.subprocess.Process) -> None:
+        """Stop one process this cluster started (SIGTERM to its group, SIGKILL after the grace)."""
+        self._procs = [(n, p) for n, p in self._procs if p is not proc]
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_GRACE)
+        except TimeoutError:
+            _signal_group(proc, signal.SIGKILL)
+            await proc.wait()
+
     async def spawn(self, name: str, module: str, *args: Any) -> asyncio.subprocess.Process:
         """Start `python -m <module> --cluster <cluster.json> <args>`, its stdout piped to us."""
         return await self._exec(name, ["-m", module, "--cluster", str(self.cluster_file), *map(str, args)])
@@ -122,19 +141,20 @@ class BenchCluster:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    async def _wait_ready(self, proc: asyncio.subprocess.Process, url: str) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
+    async def _wait_ready(self, proc: asyncio.subprocess.Process, url: str, name: str = "apistore",
+                          timeout: float = READY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1.0)) as http:
             while True:
                 if proc.returncode is not None:
-                    raise ProcessFailed(f"apistore exited with {proc.returncode} before it was ready:\n"
-                                        + self.log_tail("apistore"))
+                    raise ProcessFailed(f"{name} exited with {proc.returncode} before it was ready:\n"
+                                        + self.log_tail(name))
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with http.get(url) as r:
                         if r.status == 200:
                             return
                 if time.monotonic() > deadline:
-                    raise ProcessFailed(f"apistore not ready after {READY_TIMEOUT}s:\n" + self.log_tail("apistore"))
+                    raise ProcessFailed(f"{name} not ready after {timeout}s:\n" + self.log_tail(name))
                 await asyncio.sleep(0.05)
 
     async def close(self) -> None:

@@ -33,10 +33,15 @@ class Sizes:
     fanout_objects: int = 4_000
     latency_rate: float = 2_000.0
     latency_seconds: float = 10.0
+    # the PV controller benchmarks (bench/pv.py)
+    bind_pairs: int = 10_000
+    bind_rate: float = 1_000.0  # claims/s of the paced phase: the bindings/s target
+    provision_claims: int = 5_000
+    provision_rate: float = 500.0  # claims/s of the paced phase: the provisions/s target
 
 
 FULL = Sizes()
-QUICK = Sizes(creates=2_000, fanout_objects=1_000, latency_seconds=3.0)
+QUICK = Sizes(creates=2_000, fanout_objects=1_000, latency_seconds=3.0, bind_pairs=1_000, provision_claims=500)
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
 
@@ -140,4 +145,34 @@ BENCHMARKS = (
         Metric("writes_per_s", "writes/s"),
         Metric("missing", "events missing", ("==", 0)),
     ), write_to_event_latency),
+)
+
+# The PV controller benchmarks (issue 4), bench/pv.py: the real pv-controller process.
+from bench import pv  # noqa: E402  (bench.pv imports from this module only inside its functions)
+
+BENCHMARKS += (
+    Benchmark("pv-bind", (
+        Metric("bindings_per_s", "bindings/s (cold, from /readyz)", (">=", 1_000)),
+        Metric("bindings_per_s_from_spawn", "bindings/s (cold, from process start)"),
+        Metric("cold_controller_cores", "controller cores (cold)"),
+        Metric("paced_bindings_per_s", "bindings/s (paced, 1st create→last Bound)"),
+        Metric("p50_ms", "claim→Bound p50 ms (paced)"),
+        Metric("p99_ms", "claim→Bound p99 ms (paced)", ("<=", 1_000)),
+        Metric("paced_controller_cores", "controller cores (paced)"),
+        Metric("paced_claims_depth_peak", "claims queue peak (paced)"),
+        Metric("missing", "claims not Bound", ("==", 0)),
+    ), pv.pv_bind),
+    Benchmark("pv-provision", (
+        Metric("provisions_per_s", "provisions/s (cold, from /readyz)", (">=", 500)),
+        Metric("provisions_per_s_from_spawn", "provisions/s (cold, from process start)"),
+        Metric("cold_controller_cores", "controller cores (cold)"),
+        Metric("paced_provisions_per_s", "provisions/s (paced, 1st create→last Bound)"),
+        Metric("p50_ms", "claim→Bound p50 ms (paced)"),
+        Metric("p99_ms", "claim→Bound p99 ms (paced)", ("<=", 1_000)),
+        Metric("paced_controller_cores", "controller cores (paced)"),
+        Metric("paced_claims_depth_peak", "claims queue peak (paced)"),
+        Metric("missing", "claims not Bound", ("==", 0)),
+        Metric("images_short", "image files missing", ("==", 0)),
+        Metric("pvs_not_bound", "PVs not Bound", ("==", 0)),
+    ), pv.pv_provision),
 )

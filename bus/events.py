@@ -188,6 +188,9 @@ class Subscriber:
             self._connect()
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
         self._topics[topic] = _Topic(listener)
+        name = topic_name(topic)
+        GAPS.labels(name)  # exposed at 0 from the start, so dashboards show "none" rather than "no data"
+        STALLS.labels(name)
         assert self._sock is not None
         self._sock.setsockopt(zmq.SUBSCRIBE, topic)
 

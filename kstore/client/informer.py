@@ -117,6 +117,7 @@ class Informer:
         self._resync_task: asyncio.Task[None] | None = None
         self.relists = 0
         self.resource_version = "0"
+        RELISTS.labels(kind)  # exposed at 0 from the start
 
     # ---- setup
 

@@ -133,6 +133,8 @@ EVENTS_DROPPED = Counter(
     "closed (recorded after close), invalid (bad type or object without kind and name)",
     ["cause"],
 )
+for _cause in EVENT_DROP_CAUSES:
+    EVENTS_DROPPED.labels(_cause)  # exposed at 0 from the start
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -31,6 +31,13 @@ class PVCollector(Collector):
         for c in self._claims():
             key = (c["metadata"].get("namespace", ""), _class(c))
             (bound_pvc if (c.get("status") or {}).get("phase") == "Bound" else unbound_pvc)[key] += 1
+        # Every class seen gets both series, zeros included, so a dashboard never shows "no data".
+        for cls in set(bound_pv) | set(unbound_pv):
+            bound_pv[cls] += 0
+            unbound_pv[cls] += 0
+        for key in set(bound_pvc) | set(unbound_pvc):
+            bound_pvc[key] += 0
+            unbound_pvc[key] += 0
         for name, doc, counts in (("pv_collector_bound_pv_count", "Gauge measuring number of persistent volume "
                                    "currently bound", bound_pv),
                                   ("pv_collector_unbound_pv_count", "Gauge measuring number of persistent volume "
