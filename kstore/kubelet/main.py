@@ -52,7 +52,7 @@ async def serve(rt: Runtime) -> None:
         loop = asyncio.get_running_loop()
         tasks = [
             loop.create_task(keep_posting(client, node, rt.cluster.periods.node_status)),
-            node_lease(client, node_obj),
+            node_lease(client, node_obj, status_period=rt.cluster.periods.node_status),
             loop.create_task(run_worker(worker.queue, worker.sync)),
             recorder.start(),
         ]

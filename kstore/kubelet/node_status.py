@@ -117,10 +117,13 @@ async def keep_posting(client: BusClient, node: NodeConfig, period: float) -> No
                 log.warning("node %s: status update failed: %s", node.name, e.message)
 
 
-def node_lease(client: BusClient, node_obj: dict[str, Any]) -> asyncio.Task[None]:
+def node_lease(client: BusClient, node_obj: dict[str, Any], *, status_period: float = NODE_LEASE_RENEW
+               ) -> asyncio.Task[None]:
+    """Renew `kube-node-lease/<node>` every 10 s, or as often as node status is posted when that
+    is configured shorter (test and scale configs shorten the node grace period too)."""
     meta = node_obj["metadata"]
     owner = {"apiVersion": "v1", "kind": "Node", "name": meta["name"], "uid": meta["uid"]}
     return asyncio.get_running_loop().create_task(keep_renewing(
         client, name=meta["name"], namespace="kube-node-lease", holder=meta["name"],
-        duration=NODE_LEASE_DURATION, period=NODE_LEASE_RENEW, owner=owner,
+        duration=NODE_LEASE_DURATION, period=min(NODE_LEASE_RENEW, status_period), owner=owner,
     ))

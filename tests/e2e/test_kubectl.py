@@ -432,3 +432,17 @@ spec:
     assert "FIELD: resources" in explain and "requests" in explain
     explain = cluster.kubectl("explain", "pod.spec.volumes.persistentVolumeClaim", check=True).stdout
     assert "claimName" in explain
+
+
+def test_kubectl_scale_uses_the_scale_subresource(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.namespace("scale-e2e")
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "s", "namespace": "scale-e2e"},
+              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "s"}},
+                       "template": {"metadata": {"labels": {"app": "s"}},
+                                    "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    cluster.kubectl("apply", "-f", write(tmp_path, "s.yaml", yaml.safe_dump(deploy)), check=True)
+    out = cluster.kubectl("scale", "deployment/s", "-n", "scale-e2e", "--replicas=3", check=True).stdout
+    assert out.strip() == "deployment.apps/s scaled"
+    assert cluster.get_json("deploy", "s", "-n", "scale-e2e")["spec"]["replicas"] == 3
+    r = cluster.kubectl("scale", "deployment/s", "-n", "scale-e2e", "--replicas=-1")
+    assert r.returncode != 0

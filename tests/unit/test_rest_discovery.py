@@ -124,16 +124,17 @@ def test_every_kind_is_discovered_with_the_fields_kubectl_needs() -> None:
         assert res["singularResource"] == info.kind.lower()
         assert res["verbs"] == ALL_VERBS
         assert res.get("shortNames", []) == list(info.short_names)
+        expected = []
         if info.has_status:
-            assert res["subresources"] == [
-                {
-                    "subresource": "status",
-                    "responseKind": res["responseKind"],
-                    "verbs": ["get", "patch", "update"],
-                }
-            ]
-        else:
-            assert "subresources" not in res
+            expected.append({"subresource": "status", "responseKind": res["responseKind"],
+                             "verbs": ["get", "patch", "update"]})
+        if info.kind in ("Deployment", "ReplicaSet", "StatefulSet"):
+            expected.append({"subresource": "scale", "verbs": ["get", "patch", "update"],
+                             "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}})
+        if info.kind == "Pod":
+            expected.append({"subresource": "binding", "verbs": ["create"],
+                             "responseKind": {"group": "", "version": "v1", "kind": "Binding"}})
+        assert res.get("subresources", []) == expected
 
 
 @pytest.mark.parametrize(("group", "plural", "short", "scope", "kind"), API_RESOURCES)

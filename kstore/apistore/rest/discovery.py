@@ -132,10 +132,17 @@ def _resource_discovery(info: KindInfo) -> dict[str, Any]:
         out["shortNames"] = list(info.short_names)
     if info.categories:
         out["categories"] = list(info.categories)
+    subresources = []
     if info.has_status:
-        out["subresources"] = [
-            {"subresource": "status", "responseKind": _gvk(info), "verbs": list(STATUS_VERBS)}
-        ]
+        subresources.append({"subresource": "status", "responseKind": _gvk(info), "verbs": list(STATUS_VERBS)})
+    if info.kind in SCALABLE:
+        subresources.append({"subresource": "scale", "verbs": list(STATUS_VERBS),
+                             "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}})
+    if info.kind == "Pod":
+        subresources.append({"subresource": "binding", "verbs": ["create"],
+                             "responseKind": {"group": "", "version": "v1", "kind": "Binding"}})
+    if subresources:
+        out["subresources"] = subresources
     return out
 
 
@@ -212,7 +219,17 @@ def _api_resources(info: KindInfo) -> list[dict[str, Any]]:
     if info.has_status:
         status = {"name": f"{info.plural}/status", "singularName": "", "namespaced": info.namespaced}
         out.append({**status, "kind": info.kind, "verbs": list(STATUS_VERBS)})
+    if info.kind in SCALABLE:
+        out.append({"name": f"{info.plural}/scale", "singularName": "", "namespaced": info.namespaced,
+                    "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": list(STATUS_VERBS)})
+    if info.kind == "Pod":
+        out.append({"name": "pods/binding", "singularName": "", "namespaced": True, "kind": "Binding",
+                    "verbs": ["create"]})
     return out
+
+
+# Kinds with a `scale` subresource (autoscaling/v1 Scale), for `kubectl scale`.
+SCALABLE = frozenset({"Deployment", "ReplicaSet", "StatefulSet"})
 
 
 def api_resource_list(group: str, version: str) -> dict[str, Any] | None:

@@ -58,6 +58,8 @@ def parse(path: str) -> Target:
     sub = rest[2] if len(rest) == 3 else None
     if sub is not None and not (sub == "status" and info.has_status) and not (
         info.kind == "Namespace" and sub == "finalize"
-    ) and not (info.kind == "Pod" and sub == "binding"):
+    ) and not (info.kind == "Pod" and sub == "binding") and not (
+        info.kind in ("Deployment", "ReplicaSet", "StatefulSet") and sub == "scale"
+    ):
         raise UnknownPath(path)
     return Target(info, namespace, name, sub)

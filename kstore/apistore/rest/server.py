@@ -159,13 +159,16 @@ class RestApi:
                     resp = self._list(request, target)
             else:
                 verb = "GET"
-                resp = self._get(request, target)
+                resp = self._get_scale(target) if target.subresource == "scale" else self._get(request, target)
         elif method == "POST" and target.name is None:
             verb = "POST"
             resp = await self._create(request, target)
         elif method == "POST" and target.subresource == "binding":
             verb = "POST"
             resp = await self._bind(request, target)
+        elif method in ("PUT", "PATCH") and target.subresource == "scale":
+            verb = method
+            resp = await self._write_scale(request, target)
         elif method == "PUT" and target.name is not None:
             verb = "PUT"
             resp = await self._update(request, target)
@@ -284,6 +287,46 @@ class RestApi:
                                   "the request")
         entry = await self._store.create(obj, namespace=target.namespace, dry_run=bool(request.query.get("dryRun")))
         return web.Response(body=_raw_json(entry), status=201, content_type=JSON, headers=warnings)
+
+    def _scale_of(self, entry: Entry) -> dict[str, Any]:
+        """The autoscaling/v1 Scale view of a Deployment, ReplicaSet or StatefulSet."""
+        obj = entry.obj
+        meta = obj["metadata"]
+        selector = (obj.get("spec") or {}).get("selector") or {}
+        match = ",".join(f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items()))
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                             if k in meta},
+                "spec": {"replicas": int((obj.get("spec") or {}).get("replicas", 1))},
+                "status": {"replicas": int((obj.get("status") or {}).get("replicas", 0)), "selector": match}}
+
+    def _get_scale(self, target: Target) -> web.Response:
+        assert target.name is not None
+        return _json(self._scale_of(self._store.get(target.info.kind, self._namespace(target), target.name)))
+
+    async def _write_scale(self, request: web.Request, target: Target) -> web.Response:
+        """PUT or PATCH the scale subresource: only spec.replicas reaches the object."""
+        assert target.name is not None
+        ns = self._namespace(target)
+        current = self._scale_of(self._store.get(target.info.kind, ns, target.name))
+        body = await self._body(request)
+        if request.method == "PATCH":
+            from kstore.api.patch import apply_patch
+
+            ptype = bodies.patch_type(request.headers.get("Content-Type"))
+            scale = apply_patch(current, body, "merge" if ptype == "strategic" else ptype)
+        else:
+            scale = body
+        replicas = (scale.get("spec") or {}).get("replicas") if isinstance(scale, dict) else None
+        if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+            raise ApiError(422, "Invalid", f'Scale.autoscaling "{target.name}" is invalid: spec.replicas: Invalid '
+                           f"value: {replicas!r}: must be greater than or equal to 0", kind="Scale", name=target.name)
+        rv = (scale.get("metadata") or {}).get("resourceVersion")
+        patch: dict[str, Any] = {"spec": {"replicas": replicas}}
+        if request.method == "PUT" and rv:
+            patch["metadata"] = {"resourceVersion": rv}
+        entry = await self._store.patch(target.info.kind, ns, target.name, patch, "merge")
+        return _json(self._scale_of(entry))
 
     async def _bind(self, request: web.Request, target: Target) -> web.Response:
         """POST pods/<name>/binding with a Binding {target: {name: <node>}}; answers a Success Status."""
