@@ -7,7 +7,7 @@ import asyncio
 import sys
 from datetime import datetime
 
-from bench import report
+from bench import pv, report
 from bench.cluster import BenchCluster, ProcessFailed
 from bench.noise import CpuMeter
 from bench.profile import Profiler, py_spy
@@ -26,7 +26,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke check")
     p.add_argument("--backend", choices=("sqlite", "memory"), default="sqlite", help="the apistore's backend")
     p.add_argument("--profile", action="store_true",
-                   help="sample the apistore with py-spy; stacks go to bench/results/, hot spots to stderr")
+                   help="sample the apistore (and the pv-controller of the PV benchmarks) with py-spy; "
+                        "stacks go to bench/results/, hot spots to stderr")
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error("--runs must be at least 1")
@@ -34,6 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def run_one(bench: Benchmark, sizes: Sizes, *, backend: str, profile_to: str | None) -> Result:
+    pv.PROFILE_TO = profile_to  # the PV benchmarks also sample their pv-controller
     async with BenchCluster(backend=backend) as cluster:
         if profile_to is None:
             return await bench.run(cluster, sizes)

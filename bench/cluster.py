@@ -91,12 +91,16 @@ class BenchCluster:
                                                       "--cluster", str(self.cluster_file)], stdout=False)
         await self._wait_ready(self.apistore, self.config.metrics_url("apistore") + "/readyz")
 
-    async def start_component(self, name: str, *, timeout: float = 120.0) -> asyncio.subprocess.Process:
+    async def start_component(self, name: str, *, timeout: float = 120.0,
+                              frame_limit: int | None = None) -> asyncio.subprocess.Process:
         """Start the real `cmd/<name>.py --cluster <cluster.json>` (e.g. `pv-controller`) and wait
-        for its `/readyz` on the metrics port the config gives it."""
+        for its `/readyz` on the metrics port the config gives it. `frame_limit`: run it through
+        `bench.component`, which lifts the bus's decode limit to that many bytes (see there)."""
         assert self.config is not None
-        proc = await self._exec(name, [str(REPO_ROOT / "cmd" / f"{name}.py"), "--cluster", str(self.cluster_file)],
-                                stdout=False)
+        argv = [str(REPO_ROOT / "cmd" / f"{name}.py"), "--cluster", str(self.cluster_file)]
+        if frame_limit is not None:
+            argv = ["-m", "bench.component", "--frame-limit", str(frame_limit), *argv]
+        proc = await self._exec(name, argv, stdout=False)
         await self._wait_ready(proc, self.config.metrics_url(name) + "/readyz", name, timeout)
         return proc
 

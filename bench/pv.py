@@ -20,10 +20,13 @@ what is measured is the controller and the store it writes to, nothing else comp
   `kstore.io/block` → the block backend: one sparse image file per volume in
   `<state>/pool/block/`) and no PVs: provisions/s (cold, from `/readyz`) and claim → Bound
   p50/p99 at a steady rate. After each phase a census checks that there are N image files and
-  N Bound PVs.
+  N Bound PVs; then the controller is restarted over the N PVs it made (time to /readyz).
 - Both: the pv-controller's CPU (cores, all threads and its event-loop thread) over each
   measured span, and the peak of its `workqueue_depth{name="claims"}` scraped from its
   /metrics every SCRAPE_PERIOD (in the cold phase the queue starts full, N keys, by design).
+- The controller runs through `bench.component`, which lifts the bus's 4 MiB decode limit
+  (CONTROLLER_FRAME_LIMIT): with the real limit it cannot list 10,000 PVs and dies at start-up.
+  `frames_over_limit` counts the replies the real limit would have refused (target 0).
 """
 
 from __future__ import annotations
@@ -31,21 +34,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from bench.cluster import BenchCluster, ProcessFailed, cpu_snapshot
 from bench.objects import BLOCK_CLASS, STATIC_CLASS
+from bench.profile import Profiler
 
 if TYPE_CHECKING:
     from bench.scenarios import Result, Sizes
 
 CONTROLLER = "pv-controller"
-SCRAPE_PERIOD = 0.5
+SCRAPE_PERIOD = 1.0  # a scrape renders pv_collector over every PV and claim: ~25 ms at 10,000 each
 MIN_RATE = 10.0  # objects/s below which a phase gives up waiting (timeouts scale with N)
+# The controller runs through bench.component with the bus's decode limit lifted to this: with the
+# real 4 MiB limit it cannot list 10,000 PVs at all. The frames the real limit would have refused
+# are counted and reported (`frames_over_limit`, target 0).
+CONTROLLER_FRAME_LIMIT = 256 * 1024 * 1024
 _DEPTH = re.compile(r'^workqueue_depth\{name="claims"\} (\S+)$', re.MULTILINE)
+_OVER = re.compile(r"^kstore_bench_frames_over_limit_total (\S+)$", re.MULTILINE)
+_LARGEST = re.compile(r"^kstore_bench_largest_frame_bytes (\S+)$", re.MULTILINE)
+_WORK_SUM = re.compile(r'^workqueue_work_duration_seconds_sum\{name="claims"\} (\S+)$', re.MULTILINE)
+_WORK_COUNT = re.compile(r'^workqueue_work_duration_seconds_count\{name="claims"\} (\S+)$', re.MULTILINE)
 
 
 def _timeout(n: int) -> float:
@@ -69,11 +83,16 @@ async def _run(cluster: BenchCluster, name: str, *args: Any, timeout: float) -> 
 
 
 class DepthScraper:
-    """Polls the controller's /metrics for `workqueue_depth{name="claims"}` and keeps the peak."""
+    """Polls the controller's /metrics for `workqueue_depth{name="claims"}` and keeps the peak; also
+    how busy the claims worker was (`workqueue_work_duration_seconds{name="claims"}` between the
+    first and the last scrape: near 1.0, the one claims worker is the limit) and its syncs."""
 
     def __init__(self, url: str) -> None:
         self.url = url + "/metrics"
+        self.work: list[tuple[float, float, float]] = []  # (when, sum, count) of the first and the last scrape
         self.peak = 0.0
+        self.over_limit = 0.0
+        self.largest = 0.0
         self.scrapes = 0
         self.seconds = 0.0  # wall time the scrapes took (the controller renders every metric)
         self._task: asyncio.Task[None] | None = None
@@ -86,39 +105,78 @@ class DepthScraper:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        return {"claims_depth_peak": self.peak, "scrapes": self.scrapes,
-                "scrape_ms": 1e3 * self.seconds / self.scrapes if self.scrapes else float("nan")}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5.0)) as http:
+            await self._scrape(http)  # the counters' final values
+        busy = syncs = sync_ms = float("nan")
+        if len(self.work) == 2 and self.work[1][0] > self.work[0][0]:
+            (t0, s0, c0), (t1, s1, c1) = self.work
+            busy, syncs = (s1 - s0) / (t1 - t0), c1 - c0
+            sync_ms = 1e3 * (s1 - s0) / syncs if syncs else float("nan")
+        return {"claims_depth_peak": self.peak, "claims_worker_busy": busy, "claim_syncs": syncs,
+                "claim_sync_ms": sync_ms, "scrapes": self.scrapes,
+                "scrape_ms": 1e3 * self.seconds / self.scrapes if self.scrapes else float("nan"),
+                "frames_over_limit": self.over_limit, "largest_frame_mib": self.largest / 2**20}
 
     async def _poll(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5.0)) as http:
             while True:
-                t0 = time.perf_counter()
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with http.get(self.url) as r:
-                        text = await r.text()
-                    self.scrapes += 1
-                    self.seconds += time.perf_counter() - t0
-                    m = _DEPTH.search(text)
-                    if m:
-                        self.peak = max(self.peak, float(m.group(1)))
+                await self._scrape(http)
                 await asyncio.sleep(SCRAPE_PERIOD)
+
+    async def _scrape(self, http: aiohttp.ClientSession) -> None:
+        t0 = time.perf_counter()
+        try:
+            async with http.get(self.url) as r:
+                text = await r.text()
+        except (aiohttp.ClientError, TimeoutError):
+            return
+        self.scrapes += 1
+        self.seconds += time.perf_counter() - t0
+        for pattern, attr in ((_DEPTH, "peak"), (_OVER, "over_limit"), (_LARGEST, "largest")):
+            m = pattern.search(text)
+            if m:
+                setattr(self, attr, max(getattr(self, attr), float(m.group(1))))
+        work, count = _WORK_SUM.search(text), _WORK_COUNT.search(text)
+        if work and count:
+            self.work[1:] = [(time.perf_counter(), float(work.group(1)), float(count.group(1)))]
+
+
+def _results_dir() -> Path:
+    from bench.report import RESULTS_DIR  # bench.report imports bench.scenarios, which imports this module
+
+    return RESULTS_DIR
+
+
+# Set by `python -m bench --profile` to the run's file prefix: each measured phase then samples
+# the pv-controller with py-spy into bench/results/<prefix>-<phase>-pv-controller.txt and prints
+# its hot spots to stderr.
+PROFILE_TO: str | None = None
 
 
 class Measured:
     """CPU of the controller and the apistore, and the claims queue's peak, over one span."""
 
-    def __init__(self, cluster: BenchCluster, controller: asyncio.subprocess.Process) -> None:
+    def __init__(self, cluster: BenchCluster, controller: asyncio.subprocess.Process, phase: str) -> None:
         assert cluster.config is not None
         self.cluster, self.pid = cluster, controller.pid
         self.scraper = DepthScraper(cluster.config.metrics_url(CONTROLLER))
+        self.profiler = None if PROFILE_TO is None else \
+            Profiler(self.pid, _results_dir() / f"{PROFILE_TO}-{phase}-pv-controller.txt")
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        if self.profiler is not None:
+            _results_dir().mkdir(parents=True, exist_ok=True)
+            await self.profiler.start()
         self.ctl0, self.api0 = cpu_snapshot(self.pid), self.cluster.apistore_cpu()
         self.scraper.start()
 
     async def stop(self) -> dict[str, float]:
         ctl, api = cpu_snapshot(self.pid).cores_since(self.ctl0, "controller"), \
             self.cluster.apistore_cpu().cores_since(self.api0)
+        if self.profiler is not None:
+            await self.profiler.stop()
+            if self.profiler.out.exists():
+                print(self.profiler.hot_spots(), file=sys.stderr)
         return {**ctl, **api, **await self.scraper.stop()}
 
 
@@ -128,7 +186,7 @@ async def _make_available(cluster: BenchCluster, n: int) -> tuple[asyncio.subpro
     watcher = await cluster.spawn("watch-pvs", "bench.pvload", "watch", "--kind", "PersistentVolume",
                                   "--phase", "Available", "--expect", n, "--timeout", _timeout(n))
     await _read(cluster, "watch-pvs", watcher, 180)
-    controller = await cluster.start_component(CONTROLLER)
+    controller = await cluster.start_component(CONTROLLER, frame_limit=CONTROLLER_FRAME_LIMIT)
     ready = time.time()
     seen = await _read(cluster, "watch-pvs", watcher, _timeout(n) + 30)
     if seen["count"] < n:
@@ -144,10 +202,10 @@ async def _cold(cluster: BenchCluster, n: int, storage_class: str) -> Result:
                                   "--phase", "Bound", "--expect", n, "--timeout", _timeout(n))
     await _read(cluster, "watch-claims", watcher, 180)
     spawned = time.time()
-    controller = await cluster.start_component(CONTROLLER)
+    controller = await cluster.start_component(CONTROLLER, frame_limit=CONTROLLER_FRAME_LIMIT)
     ready = time.time()
-    measured = Measured(cluster, controller)
-    measured.start()
+    measured = Measured(cluster, controller, "cold")
+    await measured.start()
     seen = await _read(cluster, "watch-claims", watcher, _timeout(n) + 30)
     figures = await measured.stop()
     last = seen["last"]
@@ -162,8 +220,8 @@ async def _paced(cluster: BenchCluster, controller: asyncio.subprocess.Process, 
     proc = await cluster.spawn("paced", "bench.pvload", "paced", "--count", n, "--class", storage_class,
                                "--rate", rate, "--timeout", _timeout(n))
     await _read(cluster, "paced", proc, 120)  # {"loading": true}
-    measured = Measured(cluster, controller)
-    measured.start()
+    measured = Measured(cluster, controller, "paced")
+    await measured.start()
     r = await _read(cluster, "paced", proc, n / rate + _timeout(n) + 30)
     if r["errors"]:
         raise ProcessFailed(f"paced: {r['errors']} create errors, the first: {r['first_error']}")
@@ -174,11 +232,26 @@ async def _census(cluster: BenchCluster) -> Result:
     return await _run(cluster, "census", "census", "--pool", cluster.state_dir / "pool" / "block", timeout=120)
 
 
+async def _restart(cluster: BenchCluster, controller: asyncio.subprocess.Process) -> Result:
+    """Restart the controller over what it made (DESIGN §1: any process restarts and rebuilds from
+    the store): seconds until /readyz, and the frames the real bus limit would have refused."""
+    assert cluster.config is not None
+    await cluster.stop(controller)
+    t0 = time.time()
+    controller = await cluster.start_component(CONTROLLER, frame_limit=CONTROLLER_FRAME_LIMIT)
+    ready = time.time() - t0
+    scraper = DepthScraper(cluster.config.metrics_url(CONTROLLER))
+    figures = await scraper.stop()
+    return {"restart_ready_s": ready, "restart_frames_over_limit": figures["frames_over_limit"],
+            "restart_largest_frame_mib": figures["largest_frame_mib"]}
+
+
 def _prefixed(prefix: str, figures: Result, keys: tuple[str, ...]) -> Result:
     return {f"{prefix}{k}": figures[k] for k in keys}
 
 
-_CPU = ("controller_cores", "controller_loop_cores", "apistore_cores", "claims_depth_peak", "scrape_ms")
+_CPU = ("controller_cores", "controller_loop_cores", "apistore_cores", "claims_depth_peak", "claims_worker_busy",
+        "claim_syncs", "claim_sync_ms", "scrape_ms", "frames_over_limit", "largest_frame_mib")
 
 
 async def pv_bind(cluster: BenchCluster, sizes: Sizes) -> Result:
@@ -198,6 +271,8 @@ async def pv_bind(cluster: BenchCluster, sizes: Sizes) -> Result:
         "max_send_lag_ms": paced["max_send_lag_ms"],
         **_prefixed("paced_", paced, _CPU),
         "missing": cold["missing"] + paced["missing"], "relists": cold["relists"] + paced["relists"],
+        "frames_over_limit": cold["frames_over_limit"] + paced["frames_over_limit"],
+        "largest_frame_mib": max(cold["largest_frame_mib"], paced["largest_frame_mib"]),
         **avail,
     }
 
@@ -207,9 +282,10 @@ async def pv_provision(cluster: BenchCluster, sizes: Sizes) -> Result:
     cold = await _cold(cluster, n, BLOCK_CLASS)
     cold_census = await _census(cluster)
     async with BenchCluster(backend=cluster.backend) as fresh:
-        controller = await fresh.start_component(CONTROLLER)
+        controller = await fresh.start_component(CONTROLLER, frame_limit=CONTROLLER_FRAME_LIMIT)
         paced = await _paced(fresh, controller, n, BLOCK_CLASS, sizes.provision_rate)
         paced_census = await _census(fresh)
+        restart = await _restart(fresh, controller)
     censuses = (cold_census, paced_census)
     return {
         "provisions_per_s": cold["rate"], "provisions_per_s_from_spawn": cold["rate_from_spawn"],
@@ -220,6 +296,11 @@ async def pv_provision(cluster: BenchCluster, sizes: Sizes) -> Result:
         "max_send_lag_ms": paced["max_send_lag_ms"],
         **_prefixed("paced_", paced, _CPU),
         "missing": cold["missing"] + paced["missing"], "relists": cold["relists"] + paced["relists"],
+        "frames_over_limit": cold["frames_over_limit"] + paced["frames_over_limit"]
+        + restart["restart_frames_over_limit"],
+        "largest_frame_mib": max(cold["largest_frame_mib"], paced["largest_frame_mib"],
+                                 restart["restart_largest_frame_mib"]),
+        **restart,
         # both phases must leave exactly N image files and N Bound PVs behind
         "images_short": sum(n - c["images"] for c in censuses),
         "pvs_not_bound": sum(n - c["pvs"].get("Bound", 0) for c in censuses),

@@ -33,6 +33,7 @@ from typing import Any
 from bench import child
 from bench.objects import STATIC_CLASS, bench_class, class_pvc, ensure, static_pv
 from bench.pacer import percentile
+from bus import codec
 from kstore.api.errors import ApiError
 from kstore.client.bus_client import BusClient, object_key
 from kstore.client.informer import Handler, Informer
@@ -201,7 +202,15 @@ async def census(client: BusClient, args: argparse.Namespace) -> None:
 COMMANDS = {"volumes": volumes, "claims": claims, "watch": watch, "paced": paced, "census": census}
 
 
+# The bus refuses frames over codec.MAX_FRAME (4 MiB), replies included, so no client can list
+# more than ~8,000 PVs (~530 bytes each). This process only observes: it lifts the limit for
+# itself so that it can count what the controller made (the controller keeps the real limit).
+LIST_LIMIT = 1 << 30
+
+
 def main() -> None:
+    assert codec.decode.__kwdefaults__ is not None
+    codec.decode.__kwdefaults__["max_size"] = LIST_LIMIT
     p = child.parser(__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("volumes", "claims", "paced"):

@@ -155,24 +155,32 @@ BENCHMARKS += (
         Metric("bindings_per_s", "bindings/s (cold, from /readyz)", (">=", 1_000)),
         Metric("bindings_per_s_from_spawn", "bindings/s (cold, from process start)"),
         Metric("cold_controller_cores", "controller cores (cold)"),
+        Metric("cold_claims_worker_busy", "claims worker busy (cold)"),
         Metric("paced_bindings_per_s", "bindings/s (paced, 1st create→last Bound)"),
         Metric("p50_ms", "claim→Bound p50 ms (paced)"),
         Metric("p99_ms", "claim→Bound p99 ms (paced)", ("<=", 1_000)),
         Metric("paced_controller_cores", "controller cores (paced)"),
         Metric("paced_claims_depth_peak", "claims queue peak (paced)"),
         Metric("missing", "claims not Bound", ("==", 0)),
+        Metric("frames_over_limit", "replies over the bus's 4 MiB limit", ("==", 0)),
     ), pv.pv_bind),
     Benchmark("pv-provision", (
         Metric("provisions_per_s", "provisions/s (cold, from /readyz)", (">=", 500)),
         Metric("provisions_per_s_from_spawn", "provisions/s (cold, from process start)"),
         Metric("cold_controller_cores", "controller cores (cold)"),
+        Metric("cold_claims_worker_busy", "claims worker busy (cold)"),
         Metric("paced_provisions_per_s", "provisions/s (paced, 1st create→last Bound)"),
         Metric("p50_ms", "claim→Bound p50 ms (paced)"),
         Metric("p99_ms", "claim→Bound p99 ms (paced)", ("<=", 1_000)),
         Metric("paced_controller_cores", "controller cores (paced)"),
         Metric("paced_claims_depth_peak", "claims queue peak (paced)"),
         Metric("missing", "claims not Bound", ("==", 0)),
+        Metric("frames_over_limit", "replies over the bus's 4 MiB limit", ("==", 0)),
         Metric("images_short", "image files missing", ("==", 0)),
         Metric("pvs_not_bound", "PVs not Bound", ("==", 0)),
     ), pv.pv_provision),
 )
+
+from bench import scheduler_scale  # noqa: E402  (the scheduler benchmark, issue 5: bench/scheduler_scale.py)
+
+BENCHMARKS += (Benchmark("scheduler", tuple(Metric(*m) for m in scheduler_scale.METRICS), scheduler_scale.run),)

@@ -22,6 +22,8 @@ from kstore.api.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
+REPLY_LIMIT = 2**31 - 1  # msgpack's own ceiling for one buffer
+
 
 def object_key(obj: dict[str, Any]) -> str:
     """`namespace/name`, or `name` for cluster-scoped objects (client-go's MetaNamespaceKeyFunc)."""
@@ -64,7 +66,9 @@ class BusClient:
         except RpcTimeout as e:
             raise ApiError(504, "Timeout", f"the server was unable to return a response in the time allotted, "
                            f"but may still be processing the request ({e})") from e
-        result = codec.decode(body)
+        # Replies may be far larger than a request may (a list of 10⁴ objects): the 4 MiB frame
+        # limit guards the server against its clients, not a client against its server.
+        result = codec.decode(body, max_size=REPLY_LIMIT)
         if code >= 400:
             raise ApiError.from_status(result if isinstance(result, dict) else {"code": code})
         return result

@@ -63,7 +63,9 @@ from kstore.volume.pv_source import handle_from_pv, provisioning_annotations, pv
 log = logging.getLogger(__name__)
 
 COMPONENT = "persistentvolume-controller"
-OP_BACKOFF = (0.5, 120.0)  # first retry delay and cap, seconds (Kubernetes' goroutinemap: 500ms … 2m2s)
+OP_BACKOFF = (0.5, 120.0)
+CLAIM_WORKERS = 8
+VOLUME_WORKERS = 4  # first retry delay and cap, seconds (Kubernetes' goroutinemap: 500ms … 2m2s)
 
 
 def claims_of_pod(pod: Obj) -> list[str]:
@@ -199,10 +201,16 @@ class PVController:
     def informers(self) -> list[Informer]:
         return [self.classes, self.nodes, self.volumes, self.claims, self.pods]
 
-    def workers(self) -> list[Awaitable[None]]:
+    def workers(self, *, claim_workers: int = CLAIM_WORKERS, volume_workers: int = VOLUME_WORKERS
+                ) -> list[Awaitable[None]]:
+        """Several workers on the claims and volumes queues: the queue never hands one key to two
+        workers, and two claims racing for one volume are kept apart by the index assuming each
+        bind before its write (and, failing that, by the volume's resourceVersion: a Conflict)."""
+        claims = self._timed("claims", self.sync_claim)
+        volumes = self._timed("volumes", self.sync_volume)
         return [
-            run_worker(self.claim_queue, self._timed("claims", self.sync_claim)),
-            run_worker(self.volume_queue, self._timed("volumes", self.sync_volume)),
+            *(run_worker(self.claim_queue, claims) for _ in range(claim_workers)),
+            *(run_worker(self.volume_queue, volumes) for _ in range(volume_workers)),
             run_worker(self.pvc_protection, self._timed("pvcprotection", self.sync_claim_protection)),
             run_worker(self.pv_protection, self._timed("pvprotection", self.sync_volume_protection)),
             run_worker(self.expand_queue, self._timed("volume_expand", self.sync_expand)),
@@ -316,7 +324,19 @@ class PVController:
 
     async def _update(self, action: Update) -> Obj:
         obj = action.obj
-        stored = await (self.client.update_status(obj) if action.status else self.client.update(obj))
+        is_volume = obj.get("kind") == "PersistentVolume"
+        if is_volume and not action.status:
+            self.view.index.put(obj)  # assume the write: no other worker picks this volume meanwhile
+        try:
+            stored = await (self.client.update_status(obj) if action.status else self.client.update(obj))
+        except ApiError:
+            if is_volume:  # undo the assumption: back to what the cache knows
+                known = self.volumes.get(obj["metadata"]["name"])
+                if known is not None:
+                    self.view.index.put(known)
+                else:
+                    self.view.index.remove(obj["metadata"]["name"])
+            raise
         # Assume: the cache holds our write until the watch event (same or newer) arrives.
         informer = self.volumes if stored["kind"] == "PersistentVolume" else self.claims
         key = object_key(stored)
