@@ -145,13 +145,14 @@ CSI_PLUGIN_PREFIX: Final = "kubernetes.io/csi:"
 def plugin_label(driver: str) -> str:
     """The `volume_plugin` label value for a driver, as Kubernetes writes it.
 
-    In-tree plugin names (`kubernetes.io/host-path`) and already-prefixed CSI names are
+    In-tree plugin names (`kubernetes.io/host-path`), FlexVolume plugin names
+    (`flexvolume-<vendor>/<driver>`, as Kubernetes names them) and already-prefixed CSI names are
     returned unchanged; any other name is a CSI driver: `ebs.csi.aws.com` becomes
     `kubernetes.io/csi:ebs.csi.aws.com`. The function is idempotent.
     """
     if not driver:
         raise ValueError("plugin_label: driver name is empty; pass the CSI driver or in-tree plugin name")
-    if driver.startswith("kubernetes.io/"):
+    if driver.startswith(("kubernetes.io/", "flexvolume-")):
         return driver
     return CSI_PLUGIN_PREFIX + driver
 
