@@ -397,3 +397,10 @@ class NodeExpandablePlugin(abc.ABC):
 
 def pod_uid(pod: Obj) -> str:
     return plain_name((pod.get("metadata") or {}).get("uid"), "pod uid")
+
+
+def unique_volume_name(plugin: VolumePlugin, spec: Spec) -> str:
+    """The name the attach/detach controller and the kubelet both use for a volume: in
+    `node.status.volumesAttached[].name` and `node.status.volumesInUse`, as Kubernetes'
+    `GetUniqueVolumeNameFromSpec` (e.g. `kubernetes.io/csi/ebs.csi.aws.com^block/pvc-…`)."""
+    return f"{plugin.name}/{plugin.volume_name(spec)}"
