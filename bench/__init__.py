@@ -12,4 +12,9 @@ Design:
   writes the JSON to `bench/results/<timestamp>.json`. `noise.py` records how much of the
   machine other processes took during each run; `--profile` (`profile.py`) samples the
   apistore with py-spy and prints its hot spots.
+- The PV controller benchmarks (`pv-bind`, `pv-provision`; `pv.py`, load process `pvload.py`)
+  also start the real `cmd/pv-controller.py` (`BenchCluster.start_component`), time claims to
+  Bound from separate processes, and with `--profile` sample the controller too.
+  `component.py` runs a real launcher with the bus's decode limit lifted (used by benchmarks
+  that need it).
 """

@@ -202,9 +202,9 @@ async def census(client: BusClient, args: argparse.Namespace) -> None:
 COMMANDS = {"volumes": volumes, "claims": claims, "watch": watch, "paced": paced, "census": census}
 
 
-# The bus refuses frames over codec.MAX_FRAME (4 MiB), replies included, so no client can list
-# more than ~8,000 PVs (~530 bytes each). This process only observes: it lifts the limit for
-# itself so that it can count what the controller made (the controller keeps the real limit).
+# Before 86ac76b the bus client refused replies over codec.MAX_FRAME (4 MiB): no list of more than
+# ~8,000 PVs (~500 bytes each). This process only observes, so it lifts the default limit for
+# itself whatever the tree it runs on; the controller keeps its own.
 LIST_LIMIT = 1 << 30
 
 
