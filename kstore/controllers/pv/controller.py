@@ -64,8 +64,8 @@ log = logging.getLogger(__name__)
 
 COMPONENT = "persistentvolume-controller"
 OP_BACKOFF = (0.5, 120.0)
-CLAIM_WORKERS = 8
-VOLUME_WORKERS = 4  # first retry delay and cap, seconds (Kubernetes' goroutinemap: 500ms … 2m2s)
+CLAIM_WORKERS = 16
+VOLUME_WORKERS = 8  # first retry delay and cap, seconds (Kubernetes' goroutinemap: 500ms … 2m2s)
 
 
 def claims_of_pod(pod: Obj) -> list[str]:
