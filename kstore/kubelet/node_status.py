@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 KUBELET_VERSION = "v1.32.0"
 NODE_LEASE_DURATION = 40
 NODE_LEASE_RENEW = 10.0
+CONFLICT_RETRIES = 3  # status posts racing the volume manager's volumesInUse patches
 
 
 def _now() -> str:
@@ -104,8 +105,15 @@ async def keep_posting(client: BusClient, node: NodeConfig, period: float) -> No
     while True:
         await asyncio.sleep(period)
         try:
-            current = await client.get("Node", None, node.name)
-            await post_status(client, current)
+            for attempt in range(CONFLICT_RETRIES):
+                current = await client.get("Node", None, node.name)
+                try:
+                    await post_status(client, current)
+                    break
+                except ApiError as e:
+                    # the volume manager patched volumesInUse in between: read again, post again
+                    if e.code != 409 or attempt == CONFLICT_RETRIES - 1:
+                        raise
         except ApiError as e:
             if e.code == 404:
                 log.warning("node %s: Node object gone; registering again", node.name)
