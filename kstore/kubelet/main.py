@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +38,7 @@ from kstore.client.component import connected, start_informers
 from kstore.client.informer import Informer
 from kstore.client.recorder import EventRecorder
 from kstore.client.workqueue import run_worker
-from kstore.config import ConfigError
+from kstore.config import ConfigError, NodeConfig
 from kstore.kubelet.containers import ContainerRuntime
 from kstore.kubelet.node_status import keep_posting, node_lease, register
 from kstore.kubelet.objects import KubeletObjects
@@ -55,18 +56,43 @@ DEFAULT_DRIVERS = Path(__file__).resolve().parents[2] / "configs" / "drivers.yam
 THREADS = 8  # plugin operations at once on one node (losetup, mkfs, mount, FlexVolume drivers)
 
 
-async def ensure_csinode(client: BusClient, node_obj: dict[str, Any]) -> None:
+_CSI_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?")
+
+
+def csinode_drivers(node: NodeConfig, drivers: DriverMap) -> list[dict[str, Any]]:
+    """The CSI drivers this emulated node registers, as node-driver-registrar would: every
+    attachable (block) driver of the driver map named like a CSI driver, with its attach limit
+    (the node's `attach_limit` from the cluster config, else the driver's) as allocatable count."""
+    out = []
+    for driver in sorted(drivers.named(), key=lambda d: d.name):
+        if driver.backend != "block" or "." not in driver.name or not _CSI_NAME.fullmatch(driver.name):
+            continue
+        entry: dict[str, Any] = {"name": driver.name, "nodeID": node.name,
+                                 "topologyKeys": ["topology.kubernetes.io/zone"] if node.zone else []}
+        limit = node.attach_limit if node.attach_limit is not None else driver.attach_limit
+        if limit is not None:
+            entry["allocatable"] = {"count": limit}
+        out.append(entry)
+    return out
+
+
+async def ensure_csinode(client: BusClient, node_obj: dict[str, Any], drivers: list[dict[str, Any]]) -> None:
+    """Create the node's CSINode, or bring its drivers up to date (a restart with another config)."""
     meta = node_obj["metadata"]
     try:
         await client.create({
             "apiVersion": "storage.k8s.io/v1", "kind": "CSINode",
             "metadata": {"name": meta["name"], "ownerReferences": [
                 {"apiVersion": "v1", "kind": "Node", "name": meta["name"], "uid": meta["uid"]}]},
-            "spec": {"drivers": []},
+            "spec": {"drivers": drivers},
         })
     except ApiError as e:
         if e.code != 409:
             raise
+        existing = await client.get("CSINode", None, meta["name"])
+        if (existing.get("spec") or {}).get("drivers") != drivers:
+            existing["spec"] = {"drivers": drivers}
+            await client.update(existing)
 
 
 def simulate_mounts(raw: Mapping[str, Any]) -> bool | None:
@@ -103,7 +129,7 @@ async def serve(rt: Runtime) -> None:
     pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix=f"kubelet-{node.name}")
     async with connected(rt) as client:
         node_obj = await register(client, node)
-        await ensure_csinode(client, node_obj)
+        await ensure_csinode(client, node_obj, csinode_drivers(node, drivers))
         pods = Informer(client, "Pod", node=node.name)
         attachments = Informer(client, "VolumeAttachment", node=node.name)
         claims = Informer(client, "PersistentVolumeClaim")

@@ -157,6 +157,10 @@ class DriverMap:
             return Driver(name=name, backend=self.fallback)
         return Driver(name=name, backend=entry.backend, attach_limit=entry.attach_limit, latency=entry.latency)
 
+    def named(self) -> list[Driver]:
+        """Every driver listed by exact name (patterns and the fallback name no one), resolved."""
+        return [d for d in (self.resolve(n) for n in self._exact) if d is not None]
+
     def backend_for(self, driver: Driver, access_modes: Sequence[str], volume_mode: str | None) -> str:
         """The backend that serves a claim with these access modes on `driver`.
 
