@@ -184,3 +184,7 @@ BENCHMARKS += (
 from bench import scheduler_scale  # noqa: E402  (the scheduler benchmark, issue 5: bench/scheduler_scale.py)
 
 BENCHMARKS += (Benchmark("scheduler", tuple(Metric(*m) for m in scheduler_scale.METRICS), scheduler_scale.run),)
+
+from bench import mounts  # noqa: E402  (the attach/mount benchmark, issue 6: bench/mounts.py)
+
+BENCHMARKS += (Benchmark("mount-chain", tuple(Metric(*m) for m in mounts.METRICS), mounts.run),)

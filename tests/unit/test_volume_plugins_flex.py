@@ -183,10 +183,10 @@ def test_default_mount_device_only_mounts_our_own_devices(state: Path, manager: 
 
 @pytest.mark.parametrize(("name", "body", "reason", "message"), [
     ("hangs", 'case "$1" in init) echo \'{"status": "Success"}\' ;; *) sleep 30 ;; esac',
-     TIMEOUT, f'FlexVolume driver "{DRIVER}" mount: timed out after 1s (driver killed)'),
+     TIMEOUT, f'FlexVolume driver "{DRIVER}" mount: timed out after 4s (driver killed)'),
     ("hangs with a child holding stdout",
      'case "$1" in init) echo \'{"status": "Success"}\' ;; *) sleep 30 & wait ;; esac',
-     TIMEOUT, "timed out after 1s"),
+     TIMEOUT, "timed out after 4s"),
     ("crashes", 'case "$1" in init) echo \'{"status": "Success"}\' ;; *) echo oops >&2; kill -SEGV $$ ;; esac',
      FAILED, "was killed by signal 11 without a reply"),
     ("exits non-zero", 'case "$1" in init) echo \'{"status": "Success"}\' ;; *) exit 3 ;; esac',
