@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -417,6 +418,28 @@ def test_rbd_volume_is_ext4_on_a_loop_device_and_keeps_its_files_across_nodes(cl
         delete_pod(cluster, "writer", ns)
         delete_pod(cluster, "reader", ns)
         cluster.kubectl("delete", "pvc", "rbd-pvc", "-n", ns, "--ignore-not-found", "--timeout=60s", timeout=90)
+
+
+def test_deleting_the_claim_unmounts_detaches_and_removes_the_image(cluster: Cluster) -> None:
+    """The seed's way back: pod gone → unmount → detach → claim deleted → (reclaim Delete) the
+    backend volume is deleted, and nothing of it is left on the machine."""
+    ns = "kl-back"
+    cluster.namespace(ns)
+    rbd_class(cluster)
+    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    pod = rbd_pod(cluster, ns, "user")
+    pv = cluster.get_json("pvc", "rbd-pvc", "-n", ns)["spec"]["volumeName"]
+    image = cluster.state_dir / "pool" / "block" / pv
+    assert image.exists() and any(pv in m[0] for m in real_mounts(cluster))
+    delete_pod(cluster, "user", ns)
+    until("detached", lambda: not [va for va in attached_volumes(cluster)
+                                   if va["spec"]["source"].get("persistentVolumeName") == pv])
+    cluster.kubectl("delete", "pvc", "rbd-pvc", "-n", ns, "--timeout=60s", check=True, timeout=90)
+    until("PV deleted", lambda: get(cluster, "pv", pv) is None)
+    assert not image.exists()
+    assert not [m for m in real_mounts(cluster) if pv in m[0] or m[0].startswith(str(pod_volume_dir(cluster, pod, pv)))]
+    loops = subprocess.run(["losetup", "-l", "-n", "-O", "BACK-FILE"], capture_output=True, text=True).stdout
+    assert str(image) not in loops
 
 
 def test_expansion_while_the_pod_runs_grows_the_mounted_filesystem(cluster: Cluster) -> None:
