@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,19 @@ def kstore_cli(*args: str | Path, timeout: float = 180) -> subprocess.CompletedP
     script = Path(sys.executable).parent / "kstore"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "kstore.supervisor.cli"]
     return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+def until(what: str, cond: Callable[[], Any], timeout: float = 30.0, *, poll: float = 0.1) -> Any:
+    """Poll `cond` (what a user would poll with kubectl) until it returns something truthy, and
+    return that; fail with `what` after `timeout` seconds. Polling, not a sleep as synchronisation."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(poll)
 
 
 class Cluster:

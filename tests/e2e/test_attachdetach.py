@@ -28,21 +28,16 @@ import yaml
 from kstore.supervisor import cleanup
 from kstore.volume.mount import SimulatedMounter, privileged
 from tests.e2e.cluster import KUBECTL, REPO, Cluster, kstore_cli
+from tests.e2e.cluster import until as wait_until
 
 real_mounts = pytest.mark.skipif(not privileged(), reason="real loop devices need root with CAP_SYS_ADMIN")
 
 TIMEOUT = 60.0
 
 
+
 def until(what: str, cond: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)  # polling what a user would poll with kubectl; not synchronisation
+    return wait_until(what, cond, timeout)
 
 
 def apply(cluster: Cluster, *docs: dict[str, Any]) -> None:

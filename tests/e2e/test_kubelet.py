@@ -30,6 +30,7 @@ from kstore.config import read_cluster_file
 from kstore.supervisor import cleanup
 from kstore.volume.mount import SimulatedMounter, parse_mountinfo
 from tests.e2e.cluster import KUBECTL, MANIFESTS, Cluster, kstore_cli
+from tests.e2e.cluster import until as wait_until
 
 ROOK = MANIFESTS / "rook__rook"
 CEPHFS_CLASS = ROOK / "deploy__examples__csi__cephfs__storageclass.yaml"
@@ -42,15 +43,9 @@ GI = 1 << 30
 # ---- helpers
 
 
+
 def until(what: str, cond: Callable[[], Any], timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)  # polling what a user would poll with kubectl; not synchronisation
+    return wait_until(what, cond, timeout)
 
 
 def apply(cluster: Cluster, text: str, ns: str | None = None) -> None:

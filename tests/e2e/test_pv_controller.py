@@ -5,26 +5,13 @@ the emulated pool, reclaim, protection, expansion, bad input — asserted as a u
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.e2e.cluster import MANIFESTS, Cluster
-
-
-def until(what: str, cond: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)  # polling what a user would poll with kubectl; not synchronisation
+from tests.e2e.cluster import MANIFESTS, Cluster, until
 
 
 def apply(cluster: Cluster, text: str, *args: str) -> str:

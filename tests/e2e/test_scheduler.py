@@ -7,27 +7,16 @@ they are placed."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import yaml
 
-from tests.e2e.cluster import MANIFESTS, Cluster
+from tests.e2e.cluster import MANIFESTS, Cluster, until
 
 EBS = MANIFESTS / "kubernetes-sigs__aws-ebs-csi-driver"
 SELECTED_NODE = "volume.kubernetes.io/selected-node"
 NOT_HELPFUL = "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
 
-
-def until(what: str, cond: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)  # polling what a user would poll with kubectl; not synchronisation
 
 
 def apply(cluster: Cluster, text: str, ns: str) -> None:

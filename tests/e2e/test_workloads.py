@@ -24,23 +24,13 @@ import pytest
 import yaml
 
 from kstore.supervisor import cleanup
-from tests.e2e.cluster import MANIFESTS, Cluster, kstore_cli
+from tests.e2e.cluster import MANIFESTS, Cluster, kstore_cli, until
 
 WEB = MANIFESTS / "kubernetes__website" / "content__en__examples__application__web__web.yaml"
 EPHEMERAL_POD = MANIFESTS / "rook__rook" / "deploy__examples__csi__rbd__pod-ephemeral.yaml"
 SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
 REPO = Path(__file__).resolve().parents[2]
 
-
-def until(what: str, cond: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)  # polling what a user would poll with kubectl; not synchronisation
 
 
 def stays(what: str, cond: Callable[[], Any], seconds: float) -> None:
