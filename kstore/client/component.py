@@ -52,21 +52,3 @@ def heartbeat(rt: Runtime, client: BusClient) -> asyncio.Task[None]:
         duration=LEASE_DURATION, period=LEASE_RENEW,
     ))
 
-
-async def watch_kinds(rt: Runtime, kinds: list[str], *, resync: float = 0.0) -> None:
-    """Connect, list+watch `kinds`, keep the component's Lease, serve until cancelled.
-
-    The controllers start from this: their behaviour comes as handlers on these informers.
-    """
-    async with connected(rt) as client:
-        informers = [Informer(client, k, resync=resync) for k in kinds]
-        await start_informers(rt, informers)
-        beat = heartbeat(rt, client)
-        rt.set_ready()
-        log.info("watching %s", ", ".join(f"{i.kind} ({len(i.cache)})" for i in informers))
-        try:
-            await asyncio.Event().wait()
-        finally:
-            beat.cancel()
-            for inf in informers:
-                inf.stop()

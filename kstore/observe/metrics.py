@@ -20,7 +20,9 @@ snake_case.
 
 from __future__ import annotations
 
+import time
 import types
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import prometheus_client
@@ -220,3 +222,18 @@ def time_operation(
     work. `operation` is one of `OPERATION_NAMES`. Works with `with` and `async with`.
     """
     return OperationTimer(plugin, operation, migrated=migrated, clock=clock)
+
+
+def timed_sync(component: str, loop: str, fn: Callable[[str], Awaitable[None]]) -> Callable[[str], Awaitable[None]]:
+    """Wrap a worker's sync function so every pass is observed in
+    `kstore_reconcile_duration_seconds{component, loop}` (failed passes included)."""
+    child = RECONCILE_DURATION.labels(component, loop)
+
+    async def run(key: str) -> None:
+        start = time.perf_counter()
+        try:
+            await fn(key)
+        finally:
+            child.observe(time.perf_counter() - start)
+
+    return run

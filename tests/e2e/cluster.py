@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.seed import MANIFESTS  # noqa: F401  (re-exported for the e2e tests)
+
 KUBECTL = os.environ.get("KSTORE_TEST_KUBECTL", "kubectl")
 REPO = Path(__file__).resolve().parents[2]
-MANIFESTS = REPO.parent / "shared" / "manifests"
 
 
 def kstore_cli(*args: str | Path, timeout: float = 180) -> subprocess.CompletedProcess[str]:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.e2e.cluster import Cluster
+from tests.seed import SEED_POD
 
 APPLY = """\
 apiVersion: storage.k8s.io/v1
@@ -332,26 +333,7 @@ def test_describe_pvc_shows_its_events(cluster: Cluster, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("validate", ["true", "false"])
 def test_seed_pod_with_misplaced_volumes_is_refused(cluster: Cluster, tmp_path: Path, validate: str) -> None:
-    pod = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: task-pv-pod-NAME
-spec:
-  containers:
-    - name: task-pv-container
-      image: nginx
-      ports:
-        - containerPort: 80
-          name: "http-server"
-      volumeMounts:
-        - mountPath: "/usr/share/nginx/html"
-          name: pv-storage
-      volumes:
-        - name: pv-storage
-          persistentVolumeClaim:
-            claimName: task-pv-claim
-""".replace("NAME", validate)
+    pod = SEED_POD.replace("name: pv-pod", f"name: task-pv-pod-{validate}")  # the seed's own pv-pod
     r = cluster.kubectl("apply", f"--validate={validate}", "-f", write(tmp_path, "pod.yaml", pod))
     assert r.returncode == 1
     if validate == "true":

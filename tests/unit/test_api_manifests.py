@@ -7,7 +7,6 @@ The corpus lives outside the repository; the tests skip cleanly when it is missi
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,30 +16,7 @@ from kstore.api.defaults import apply_defaults
 from kstore.api.errors import invalid
 from kstore.api.kinds import KindInfo, lookup
 from kstore.api.validation import validate_create, validate_update
-
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
-# The kstore seed tutorial's pod: `volumes:` sits inside the container, where it is an unknown
-# field, so the pod has no volumes and its mount names nothing.
-SEED_POD = """
-apiVersion: v1
-kind: Pod
-metadata:
-  name: pv-pod
-spec:
-  containers:
-  - name: pv-container
-    image: nginx
-    ports:
-      - containerPort: 80
-        name: "http-server"
-    volumeMounts:
-      - mountPath: "/usr/share/nginx/html"
-        name: pv-storage
-    volumes:
-      - name: pv-storage
-        persistentVolumeClaim:
-          claimName: pv-claim
-"""
+from tests.seed import MANIFESTS, SEED_POD
 
 
 def manifest_documents() -> list[Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,31 +25,8 @@ from kstore.api.schema import (
     strict_decoding_warnings,
     unknown_fields,
 )
+from tests.seed import MANIFESTS, SEED_POD
 
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
-
-# The kstore seed tutorial's pod (/work/shared/seed/000_aa5ca9a8116cf638.txt): `volumes:` sits
-# inside the container, where it is an unknown field.
-SEED_POD = """
-apiVersion: v1
-kind: Pod
-metadata:
-  name: pv-pod
-spec:
-  containers:
-  - name: pv-container
-    image: nginx
-    ports:
-      - containerPort: 80
-        name: "http-server"
-    volumeMounts:
-      - mountPath: "/usr/share/nginx/html"
-        name: pv-storage
-    volumes:
-      - name: pv-storage
-        persistentVolumeClaim:
-          claimName: pv-claim
-"""
 # The same tutorial's rbd pod: `imageformat` and `imagefeatures` are StorageClass parameters of
 # the CSI driver, not fields of the in-tree rbd volume source.
 SEED_RBD_POD = """

@@ -15,8 +15,8 @@ from kstore.config import ConfigError
 from kstore.controllers.pv.model import Driver
 from kstore.volume.drivers import DEFAULT_DRIVERS_FILE, DriverEntry, DriverMap
 from kstore.volume.latency import Distribution, LatencyProfile
+from tests.seed import MANIFESTS
 
-MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "manifests"
 EXTERNAL = "external"  # expected value for names left to an external provisioner
 
 

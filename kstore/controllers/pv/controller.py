@@ -54,7 +54,7 @@ from kstore.controllers.pv.model import (
     Update,
 )
 from kstore.controllers.pv.protection import claim_in_use, volume_releasable
-from kstore.observe.metrics import E2E_LATENCY, RECONCILE_DURATION, time_operation
+from kstore.observe.metrics import E2E_LATENCY, time_operation, timed_sync
 from kstore.volume.drivers import DriverMap
 from kstore.volume.handle import VolumeHandle
 from kstore.volume.pool import Pool, PoolError
@@ -217,16 +217,7 @@ class PVController:
         ]
 
     def _timed(self, loop: str, fn: Callable[[str], Awaitable[None]]) -> Callable[[str], Awaitable[None]]:
-        child = RECONCILE_DURATION.labels("pv-controller", loop)
-
-        async def run(key: str) -> None:
-            start = time.perf_counter()
-            try:
-                await fn(key)
-            finally:
-                child.observe(time.perf_counter() - start)
-
-        return run
+        return timed_sync("pv-controller", loop, fn)
 
     def shut_down(self) -> None:
         for q in (self.claim_queue, self.volume_queue, self.pvc_protection, self.pv_protection, self.expand_queue):
@@ -314,13 +305,17 @@ class PVController:
                     if e.code != 404:
                         raise
             elif isinstance(action, Provision):
-                self._start(f"provision-{action.claim_key}", self._provision, action)
+                self._start(f"provision-{action.claim_key}", self._provision, action,
+                            retry=(self.claim_queue, action.claim_key))
             elif isinstance(action, DeleteVolume):
-                self._start(f"delete-{action.volume_name}", self._delete_volume, action)
+                self._start(f"delete-{action.volume_name}", self._delete_volume, action,
+                            retry=(self.volume_queue, action.volume_name))
             elif isinstance(action, RecycleVolume):
-                self._start(f"recycle-{action.volume_name}", self._recycle_volume, action)
+                self._start(f"recycle-{action.volume_name}", self._recycle_volume, action,
+                            retry=(self.volume_queue, action.volume_name))
             elif isinstance(action, ExpandVolume):
-                self._start(f"expand-{action.volume_name}", self._expand_volume, action)
+                self._start(f"expand-{action.volume_name}", self._expand_volume, action,
+                            retry=(self.expand_queue, action.claim_key))
 
     async def _update(self, action: Update) -> Obj:
         obj = action.obj
@@ -351,8 +346,10 @@ class PVController:
                 E2E_LATENCY.labels("pvc_bound").observe(max(0.0, self.clock() - seen))
         return stored
 
-    def _start(self, op: str, fn: Callable[[Any], Awaitable[None]], action: Any) -> None:
-        """Run one backend operation per volume at a time, with exponential backoff after failures."""
+    def _start(self, op: str, fn: Callable[[Any], Awaitable[None]], action: Any, *,
+               retry: tuple[WorkQueue[str], str]) -> None:
+        """Run one backend operation per volume at a time, with exponential backoff after failures;
+        after a failure, `retry` (a queue and key) is synced again once the backoff has passed."""
         running = self._ops.get(op)
         if running is not None and not running.done():
             return  # operation already pending: expected
@@ -375,12 +372,7 @@ class PVController:
             delay = min(OP_BACKOFF[0] * 2 ** (count - 1), OP_BACKOFF[1])
             self._op_failures[op] = (count, time.monotonic() + delay)
             log.warning("%s failed (attempt %d), retrying in %.1fs: %s", op, count, delay, t.exception())
-            # come back when the backoff has passed
-            queue, key = (self.claim_queue, op.split("-", 1)[1]) if op.startswith(("provision", "expand")) \
-                else (self.volume_queue, op.split("-", 1)[1])
-            if op.startswith("expand"):
-                queue = self.expand_queue
-                key = getattr(action, "claim_key", key)
+            queue, key = retry
             queue.add_after(key, delay)
 
         task.add_done_callback(done)

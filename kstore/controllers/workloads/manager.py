@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from kstore.api.kinds import KINDS
@@ -43,7 +42,7 @@ from kstore.controllers.workloads.namespace import sync_namespace
 from kstore.controllers.workloads.replicaset import sync_replica_set
 from kstore.controllers.workloads.statefulset import sync_stateful_set
 from kstore.controllers.workloads.view import CacheView, add_indexes
-from kstore.observe.metrics import RECONCILE_DURATION
+from kstore.observe.metrics import timed_sync
 
 log = logging.getLogger(__name__)
 
@@ -193,16 +192,7 @@ class ControllerManager:
         await asyncio.wait_for(asyncio.gather(*(r.close() for r in recorders)), timeout)
 
     def _timed(self, loop: str, fn: Callable[[str], Awaitable[None]]) -> Callable[[str], Awaitable[None]]:
-        child = RECONCILE_DURATION.labels(PROCESS, loop)
-
-        async def run(key: str) -> None:
-            start = time.perf_counter()
-            try:
-                await fn(key)
-            finally:
-                child.observe(time.perf_counter() - start)
-
-        return run
+        return timed_sync(PROCESS, loop, fn)
 
     async def _apply(self, queue: str, key: str, actions: Sequence[Action]) -> None:
         delays = await self.applier.apply(actions, self.recorders[queue])
