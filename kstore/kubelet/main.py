@@ -23,6 +23,7 @@ waiting for the condition" FailedMount event (default 123, Kubernetes' 2m3s).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -145,13 +146,14 @@ async def serve(rt: Runtime) -> None:
         worker = PodWorker(client, pods, recorder, node=node.name, volumes=vm, runtime=runtime, pool=pool,
                            node_index=node_index, mount_timeout=timeout)
         vm.notify = worker.enqueue
+        vm.on_volumes_attached = functools.partial(worker.observe, stage="volumes_attached")
         await start_informers(rt, [pods, attachments, claims, volumes])
         rt.set_ready(False, "reconstructing volumes")
         await vm.start()
         for uid in list(runtime.running):
             worker.enqueue(uid)  # found running at start-up: its pod may be gone, then it is stopped
         REGISTRY.register(TotalVolumesCollector(vm.dsw, vm.asw))
-        REGISTRY.register(VolumeStatsCollector(lambda: vm.stats))
+        REGISTRY.register(VolumeStatsCollector(lambda: vm.stats, lambda: vm.abnormal))
         tasks = [
             loop.create_task(keep_posting(client, node, rt.cluster.periods.node_status)),
             node_lease(client, node_obj, status_period=rt.cluster.periods.node_status),

@@ -152,7 +152,7 @@ class PodWorker:
             # it ran before this kubelet (re)started: start it again quietly, as it was
             await self._start_containers(pod, started_at=previously, events=False)
             return
-        self._observe(pod, "volumes_mounted")
+        self.observe(pod, "volumes_mounted")
         await self._start_containers(pod, started_at=None, events=True)
 
     async def _start_containers(self, pod: Obj, *, started_at: str | None, events: bool) -> None:
@@ -176,7 +176,7 @@ class PodWorker:
                      pod["metadata"].get("name"), self._node, len(targets))
         await self._write(pod, PodState(running=True, started_at=started))
         if events:
-            self._observe(pod, "pod_running")
+            self.observe(pod, "pod_running")
 
     async def _terminate(self, uid: PodUID, pod: Obj | None) -> None:
         if self._runtime.is_running(uid):
@@ -261,7 +261,7 @@ class PodWorker:
                 self._recorder.event(ref, "Normal", "Created", f"Created container: {name}")
                 self._recorder.event(ref, "Normal", "Started", f"Started container {name}")
 
-    def _observe(self, pod: Obj, stage: str) -> None:
+    def observe(self, pod: Obj, stage: str) -> None:
         """kstore_e2e_latency_seconds{stage}: pod created → stage (creationTimestamp has 1 s steps)."""
         uid = pod_uid_of(pod)
         seen = self._observed.setdefault(uid, set())

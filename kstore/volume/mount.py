@@ -325,6 +325,15 @@ class Mounter(Protocol):
 
     def statvfs(self, path: Path) -> FsStats: ...
 
+    def mount_health(self, path: Path) -> str | None:
+        """Why what was mounted at `path` is no longer usable (unmounted, its directory or image
+        deleted, its device gone), or None when it is fine. Never changes anything."""
+        ...
+
+    def device_health(self, device: str) -> str | None:
+        """Why one of our loop devices is no longer usable (detached, its image deleted), or None."""
+        ...
+
 
 # ---- safety checks shared by both mounters
 
@@ -438,6 +447,23 @@ def _stats_from_statvfs(path: Path) -> FsStats:
 
 
 # ---- real
+
+
+FULL_BELOW = 1 << 20  # bytes free under which the filesystem holding an image counts as full
+
+
+def _full_filesystem(image: Path) -> str | None:
+    """Why writes to `image` fail when the filesystem holding it is (nearly) full, else None:
+    a loop device on a full pool reports only an I/O error."""
+    try:
+        st = os.statvfs(image.parent)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    if free >= FULL_BELOW:
+        return None
+    return (f"no space left in the pool: the filesystem holding {image} has {free} bytes free "
+            "(the image is sparse: its blocks are allocated as they are written)")
 
 
 def _unescape(field: str) -> str:
@@ -600,12 +626,18 @@ class RealMounter:
         return result.stdout.strip() or None
 
     def ensure_filesystem(self, device: str, fstype: str = EXT4) -> bool:
-        self._guard.formattable(device, self._our_device(device))
+        backing = self._guard.formattable(device, self._our_device(device))
         existing = self.filesystem_type(device)
         if existing is not None:
             return False
-        self._cmd(["mkfs.ext4", "-F", "-q", "-E", "lazy_itable_init=1,lazy_journal_init=1", device],
-                  f"format {device}", timeout=MKFS_TIMEOUT)
+        try:
+            self._cmd(["mkfs.ext4", "-F", "-q", "-E", "lazy_itable_init=1,lazy_journal_init=1", device],
+                      f"format {device}", timeout=MKFS_TIMEOUT)
+        except MountError as e:
+            full = _full_filesystem(backing)
+            if full is None:
+                raise
+            raise MountError(e.reason, f"{e.message}: {full}") from e
         return True
 
     def resize_filesystem(self, device: str) -> None:
@@ -674,13 +706,19 @@ class RealMounter:
     # -- mounts
 
     def mount(self, device: str, target: Path, fstype: str, options: Sequence[str] = ()) -> None:
-        self._our_device(device)
+        backing = self._our_device(device)
         resolved = self._guard.target(target)
         _prepare_target(resolved, as_file=False)
         argv = ["mount", "-t", fstype]
         if options:
             argv += ["-o", ",".join(options)]
-        self._cmd(argv + [device, str(resolved)], f"mount {device} at {resolved}")
+        try:
+            self._cmd(argv + [device, str(resolved)], f"mount {device} at {resolved}")
+        except MountError as e:
+            full = _full_filesystem(backing)
+            if full is None:
+                raise
+            raise MountError(e.reason, f"{e.message}: {full}") from e
 
     def bind_mount(self, source: Path | str, target: Path, *, read_only: bool = False) -> None:
         src = str(source)
@@ -756,6 +794,28 @@ class RealMounter:
 
     def statvfs(self, path: Path) -> FsStats:
         return _stats_from_statvfs(Path(path))
+
+    def mount_health(self, path: Path) -> str | None:
+        m = self.mount_at(path)
+        if m is None:
+            return f"{path} is no longer mounted"
+        if m.root.endswith("//deleted"):
+            return f"the directory mounted at {path} was deleted"
+        if _REAL_LOOP.fullmatch(m.source):
+            return self.device_health(m.source)
+        return None
+
+    def device_health(self, device: str) -> str | None:
+        m = _REAL_LOOP.fullmatch(device or "")
+        if m is None:
+            return None
+        try:
+            backing = (self._sys_block / f"loop{m.group(1)}" / "loop" / "backing_file").read_text().rstrip("\n")
+        except OSError:
+            return f"its device {device} is no longer attached"
+        if backing.endswith(" (deleted)"):
+            return f"its image {backing.removesuffix(' (deleted)')} was deleted under it"
+        return None
 
 
 # ---- simulated
@@ -1106,6 +1166,24 @@ class SimulatedMounter:
     def mount_at(self, path: Path) -> MountPoint | None:
         rec = self._record(path)
         return self._point(rec) if rec else None
+
+    def mount_health(self, path: Path) -> str | None:
+        rec = self._record(path)
+        if rec is None:
+            return f"{path} is no longer mounted"
+        if rec.get("linked") and not os.path.exists(self._logical(path)):
+            return f"the directory mounted at {path} was deleted"
+        return self.device_health(rec["source"])
+
+    def device_health(self, device: str) -> str | None:
+        if _SIM_LOOP.fullmatch(device or "") is None:
+            return None
+        rec = self._loop_record(device)
+        if rec is None:
+            return f"its device {device} is no longer attached"
+        if self._deleted(rec):
+            return f"its image {rec['backing_file']} was deleted under it"
+        return None
 
     def is_mount_point(self, path: Path) -> bool:
         record_path = self._record_path(path)

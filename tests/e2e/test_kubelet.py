@@ -557,6 +557,7 @@ def test_kubelet_metrics(cluster: Cluster) -> None:
         assert 'kstore_reconcile_duration_seconds_count{component="kubelet",loop="reconciler"}' in text
         assert 'kstore_e2e_latency_seconds_count{stage="pod_running"}' in text
         assert 'kstore_e2e_latency_seconds_count{stage="volumes_mounted"}' in text
+        assert 'kstore_e2e_latency_seconds_count{stage="volumes_attached"}' in text
         assert "# TYPE kubelet_volume_stats_capacity_bytes gauge" in text
     finally:
         delete_pod(cluster, "measured", ns)
@@ -623,4 +624,147 @@ def test_simulated_mode_block_volume_keeps_its_files_and_leaves_nothing(sim_clus
     finally:
         delete_pod(cluster, "writer", ns)
         delete_pod(cluster, "reader", ns)
+        cluster.kubectl("delete", "pvc", "rbd-pvc", "-n", ns, "--ignore-not-found", "--timeout=60s", timeout=90)
+
+
+# ---- bad input: a volume that disappears under its pod, a full pool
+
+CEPHFS_CLAIM = ROOK / "deploy__examples__csi__cephfs__pvc.yaml"
+
+
+def abnormal(cluster: Cluster, node: str, ns: str, claim: str) -> float | None:
+    """kubelet_volume_stats_health_status_abnormal of the claim on the node (None: not reported)."""
+    prefix = f'kubelet_volume_stats_health_status_abnormal{{namespace="{ns}",persistentvolumeclaim="{claim}"}}'
+    return next((float(ln.split()[-1]) for ln in metrics(cluster, node).splitlines() if ln.startswith(prefix)), None)
+
+
+def condition_events(cluster: Cluster, ns: str, pod: str) -> list[str]:
+    return [m for t, r, m in events(cluster, ns, pod) if (t, r) == ("Warning", "VolumeConditionAbnormal")]
+
+
+def test_a_block_image_deleted_under_its_pod_is_reported_and_the_pod_still_goes_cleanly(cluster: Cluster) -> None:
+    """As the kubelet's CSI volume health: a Warning `VolumeConditionAbnormal` on the pod and the
+    abnormal gauge; the pod keeps running (its data lives on in the loop device), the kubelet
+    serves other pods, and deleting the pod and the claim still unmounts, detaches, frees the
+    loop device and deletes the PV."""
+    ns = "kl-gone-block"
+    cluster.namespace(ns)
+    rbd_class(cluster)
+    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    try:
+        pod = rbd_pod(cluster, ns, "victim")
+        node = pod["spec"]["nodeName"]
+        pv = cluster.get_json("pvc", "rbd-pvc", "-n", ns)["spec"]["volumeName"]
+        image = cluster.state_dir / "pool" / "block" / pv
+        until("healthy at first", lambda: abnormal(cluster, node, ns, "rbd-pvc") == 0.0, timeout=30)
+        image.unlink()
+
+        messages = until("VolumeConditionAbnormal", lambda: condition_events(cluster, ns, "victim"), timeout=30)
+        assert messages[0] == f"Volume data: its image {image} was deleted under it"
+        assert until("abnormal gauge", lambda: abnormal(cluster, node, ns, "rbd-pvc") == 1.0, timeout=30)
+        assert running(get(cluster, "pod", "victim", ns))
+        apply(cluster, pod_manifest("neighbour", [{"name": "t", "emptyDir": {}}], [{"name": "t", "mountPath": "/t"}],
+                                    node=node), ns)
+        until("the kubelet serves another pod meanwhile", lambda: running(get(cluster, "pod", "neighbour", ns)))
+
+        delete_pod(cluster, "victim", ns)
+        until("detached", lambda: not [va for va in attached_volumes(cluster)
+                                       if va["spec"]["source"].get("persistentVolumeName") == pv])
+        assert not [m for m in real_mounts(cluster) if pv in m[0]]
+        loops = subprocess.run(["losetup", "-l", "-n", "-O", "BACK-FILE"], capture_output=True, text=True).stdout
+        assert str(image) not in loops  # the deleted image's device is freed too
+        cluster.kubectl("delete", "pvc", "rbd-pvc", "-n", ns, "--timeout=60s", check=True, timeout=90)
+        until("PV deleted", lambda: get(cluster, "pv", pv) is None)
+    finally:
+        delete_pod(cluster, "victim", ns)
+        delete_pod(cluster, "neighbour", ns)
+        cluster.kubectl("delete", "pvc", "rbd-pvc", "-n", ns, "--ignore-not-found", "--timeout=60s", timeout=90)
+
+
+def test_a_shared_directory_removed_or_unmounted_under_its_pods_is_reported(cluster: Cluster) -> None:
+    ns = "kl-gone-shared"
+    cluster.namespace(ns)
+    cluster.kubectl("apply", "-f", str(CEPHFS_CLASS), check=True)
+    cluster.kubectl("apply", "-n", ns, "-f", str(CEPHFS_CLAIM), check=True)
+    volume = [{"name": "data", "persistentVolumeClaim": {"claimName": "cephfs-pvc"}}]
+    mounts = [{"name": "data", "mountPath": "/data"}]
+    apply(cluster, pod_manifest("removed", volume, mounts, node="node-1"), ns)
+    apply(cluster, pod_manifest("unmounted", volume, mounts, node="node-2"), ns)
+    try:
+        pods = {n: until(f"{n} Running", lambda n=n: running(p := get(cluster, "pod", n, ns)) and p)
+                for n in ("removed", "unmounted")}
+        pv = cluster.get_json("pvc", "cephfs-pvc", "-n", ns)["spec"]["volumeName"]
+        # node-2's pod dir is unmounted behind the kubelet's back; then the directory itself goes
+        unmounted_dir = pod_volume_dir(cluster, pods["unmounted"], pv)
+        subprocess.run(["umount", str(unmounted_dir)], check=True)
+        assert until("unmounted reported", lambda: condition_events(cluster, ns, "unmounted"), timeout=30) \
+            == [f"Volume data: {unmounted_dir} is no longer mounted"]
+        shared = cluster.state_dir / "pool" / "shared" / pv
+        subprocess.run(["rm", "-rf", "--one-file-system", str(shared)], check=True)
+        removed_dir = pod_volume_dir(cluster, pods["removed"], pv)
+        assert until("removal reported", lambda: condition_events(cluster, ns, "removed"), timeout=30) \
+            == [f"Volume data: the directory mounted at {removed_dir} was deleted"]
+        assert abnormal(cluster, "node-1", ns, "cephfs-pvc") == 1.0
+        assert all(running(get(cluster, "pod", n, ns)) for n in pods)
+    finally:
+        for name in ("removed", "unmounted"):
+            delete_pod(cluster, name, ns)
+        cluster.kubectl("delete", "pvc", "cephfs-pvc", "-n", ns, "--ignore-not-found", "--timeout=60s", timeout=90)
+    assert not [m for m in real_mounts(cluster) if any(p["metadata"]["uid"] in m[0] for p in pods.values())]
+
+
+@pytest.fixture
+def small_pool_cluster(tmp_path: Path) -> Iterator[Cluster]:
+    """One node whose pool is a 32 MiB tmpfs mounted at <state>/pool before `kstore up`."""
+    if __import__("shutil").which(KUBECTL) is None:
+        pytest.skip("kubectl is not installed")
+    state = tmp_path / "state"
+    pool = state / "pool"
+    pool.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "kstore-test-pool", str(pool)], check=True)
+    c = Cluster(state, nodes=1)
+    try:
+        c.up()
+        yield c
+    finally:
+        c.down()
+        cleanup.down(state)
+        if os.path.ismount(pool):
+            subprocess.run(["umount", "-l", str(pool)], check=False)
+
+
+def test_a_full_pool_fails_the_mount_with_a_clear_event_until_space_is_freed(small_pool_cluster: Cluster) -> None:
+    cluster = small_pool_cluster
+    ns = "kl-full"
+    cluster.namespace(ns)
+    rbd_class(cluster)
+    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    until("rbd-pvc Bound (a sparse image: no space taken yet)",
+          lambda: ((get(cluster, "pvc", "rbd-pvc", ns) or {}).get("status") or {}).get("phase") == "Bound")
+    filler = cluster.state_dir / "pool" / "filler"
+    with open(filler, "wb", buffering=0) as f:  # fill the pool to the last block
+        chunk = b"\0" * (1 << 20)
+        try:
+            while True:
+                f.write(chunk)
+        except OSError:
+            pass
+    apply(cluster, pod_manifest("starved", [{"name": "data", "persistentVolumeClaim": {"claimName": "rbd-pvc"}}],
+                                [{"name": "data", "mountPath": "/data"}]), ns)
+    try:
+        failed = until("FailedMount", lambda: [m for t, r, m in events(cluster, ns, "starved")
+                                               if (t, r) == ("Warning", "FailedMount")])
+        assert failed[0].startswith('MountVolume.MountDevice failed for volume "'), failed[0]
+        assert "no space left in the pool: the filesystem holding" in failed[0], failed[0]
+        pod = get(cluster, "pod", "starved", ns) or {}
+        assert pod["status"]["phase"] == "Pending"
+        assert not [m for m in real_mounts(cluster) if m[2] == "ext4"]  # nothing half-mounted
+        filler.unlink()
+        pod = until("Running once there is space", lambda: running(p := get(cluster, "pod", "starved", ns)) and p,
+                    timeout=150)
+        data = container_path(cluster, pod, "app", "/data")
+        (data / "written.txt").write_text("fits now")
+        assert (data / "written.txt").read_text() == "fits now"
+    finally:
+        delete_pod(cluster, "starved", ns)
         cluster.kubectl("delete", "pvc", "rbd-pvc", "-n", ns, "--ignore-not-found", "--timeout=60s", timeout=90)

@@ -114,11 +114,13 @@ class Node:
         self.host = VolumeHost(state, self.mounter, node=NODE, objects=self, attach_timeout=1.0)
         self.runtime = ContainerRuntime(self.mounter, self.host.node_dir() / "containers")
         self.notified: list[str] = []
+        self.attached_pods: list[str] = []
         self.vm = VolumeManager(client=self.client, host=self.host, plugins=PluginManager(self.host),  # type: ignore[arg-type]
                                 runtime=self.runtime, pods=self.pods, claims=self.claims,  # type: ignore[arg-type]
                                 volumes=self.volumes, attachments=self.attachments,  # type: ignore[arg-type]
                                 recorder=self.recorder, pool=pool, clock=FakeClock(),  # type: ignore[arg-type]
-                                notify=self.notified.append)
+                                notify=self.notified.append,
+                                on_volumes_attached=lambda pod: self.attached_pods.append(pod["metadata"]["uid"]))
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         if kind == "PersistentVolumeClaim":
@@ -182,9 +184,11 @@ async def test_block_claim_waits_for_in_use_and_attach_then_mounts_and_tears_dow
     problems = node.vm.mount_problems(node.pods.get("ns/p-u1") or {})
     assert (problems.unmounted, problems.unattached) == (["d"], ["d"])
     assert node.mounts() == []
+    assert node.attached_pods == []  # the volumes_attached stage: not before the attach
 
     device = attach(node, pv)
     await node.vm.settle()
+    assert node.attached_pods == ["u1"]  # once
     assert node.vm.volumes_ready(node.pods.get("ns/p-u1") or {})
     pod_dir = f"nodes/{NODE}/kubelet/pods/u1/volumes/kubernetes.io~csi/{pv}"
     assert node.mounts() == sorted([pod_dir, f"nodes/{NODE}/kubelet/plugins/kubernetes.io/csi/mounts/{pv}"])
@@ -335,3 +339,34 @@ async def test_total_volumes_gauge(tmp_path: Path, pool: ThreadPoolExecutor) -> 
 
 def values(family: Metric) -> dict[tuple[str, str], float]:
     return {(s.labels["plugin_name"], s.labels["state"]): s.value for s in family.samples}
+
+
+async def test_volume_health_reports_what_disappeared_under_a_running_pod(tmp_path: Path,
+                                                                         pool: ThreadPoolExecutor) -> None:
+    node = Node(tmp_path, pool)
+    pv = provision(node, "data")
+    provision(node, "rwx", backend="shared", driver="rook-ceph.cephfs.csi.ceph.com", access="ReadWriteMany")
+    node.pods.put(make_pod("u1", [{"name": "d", "persistentVolumeClaim": {"claimName": "data"}},
+                                  {"name": "s", "persistentVolumeClaim": {"claimName": "rwx"}},
+                                  {"name": "t", "emptyDir": {}}]))
+    attach(node, pv)
+    await node.vm.settle()
+    assert sorted(node.attached_pods) == ["u1"]
+    await node.vm.refresh_stats()
+    assert node.vm.abnormal == {("ns", "data"): False, ("ns", "rwx"): False}  # claims only: not the emptyDir
+    assert node.recorder.events == []
+
+    image = Pool(node.state).path_for("block", pv)
+    image.unlink()
+    await node.vm.refresh_stats()
+    assert node.vm.abnormal == {("ns", "data"): True, ("ns", "rwx"): False}
+    assert node.recorder.events == [("Warning", "VolumeConditionAbnormal",
+                                     f"Volume d: its image {image} was deleted under it")]
+    families = {f.name: f for f in VolumeStatsCollector(lambda: {}, lambda: node.vm.abnormal).collect()}
+    assert {(x.labels["namespace"], x.labels["persistentvolumeclaim"]): x.value
+            for x in families["kubelet_volume_stats_health_status_abnormal"].samples} == {("ns", "data"): 1.0,
+                                                                                         ("ns", "rwx"): 0.0}
+
+    node.pods.remove("ns/p-u1")  # the pod still goes: its teardown does not need what vanished
+    await node.vm.settle()
+    assert node.mounts() == [] and node.vm.pod_cleaned_up(PodUID("u1"))

@@ -546,3 +546,68 @@ def test_make_mounter_choice(state: Path) -> None:
         with pytest.raises(MountError):
             make_mounter(state, False)
     assert os.path.isdir(state / "simulated")
+
+
+# ---- health of what was mounted (a volume that disappears under its pod)
+
+
+def test_real_mount_health(state: Path, machine: FakeMachine, real: RealMounter) -> None:
+    img = image(state)
+    g, pod, shared = state / "nodes" / "n1" / "g", state / "nodes" / "n1" / "pod", state / "nodes" / "n1" / "s"
+    device = machine.loop(3, img)
+    machine.mount(g, device, devno="7:3")
+    machine.mount(pod, device, devno="7:3")
+    machine.mount(shared, "/dev/vda", devno="254:0", root=f"{state}/pool/shared/pv//deleted")
+    cases = [
+        (g, None),
+        (pod, None),
+        (state / "nodes" / "n1" / "never", f"{state}/nodes/n1/never is no longer mounted"),
+        (shared, f"the directory mounted at {shared} was deleted"),
+    ]
+    for path, want in cases:
+        assert real.mount_health(path) == want, path
+    machine.loop(3, f"{img} (deleted)")
+    assert real.mount_health(pod) == f"its image {img} was deleted under it"
+    assert real.device_health("/dev/loop9") == "its device /dev/loop9 is no longer attached"
+    assert real.device_health("/dev/vda") is None  # not one of ours: nothing to say
+
+
+def test_sim_mount_health(state: Path, sim: SimulatedMounter) -> None:
+    img = image(state)
+    device = sim.attach_loop(img)
+    sim.ensure_filesystem(device)
+    g, pod = state / "nodes" / "n1" / "g", state / "nodes" / "n1" / "pod"
+    sim.mount(device, g, "ext4")
+    sim.bind_mount(g, pod)
+    shared_src, shared = state / "pool" / "shared" / "pv", state / "nodes" / "n1" / "s"
+    shared_src.mkdir(parents=True)
+    sim.bind_mount(shared_src, shared)
+    assert [sim.mount_health(p) for p in (g, pod, shared)] == [None, None, None]
+    shared_src.rmdir()
+    assert sim.mount_health(shared) == f"the directory mounted at {shared} was deleted"
+    img.unlink()
+    assert sim.mount_health(g) == f"its image {img} was deleted under it"
+    assert sim.mount_health(state / "nodes" / "n1" / "x") == f"{state}/nodes/n1/x is no longer mounted"
+
+
+def test_real_mkfs_on_a_full_pool_says_so(state: Path, machine: FakeMachine, real: RealMounter,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    img = image(state)
+    device = machine.loop(1, img)
+    machine.answers["blkid"] = fail(2, "")
+    machine.answers["mkfs.ext4"] = fail(1, "mkfs.ext4: Input/output error while writing out and closing file system")
+    free = {"blocks": 1 << 30}
+
+    def statvfs(path: object) -> os.statvfs_result:
+        return os.statvfs_result((4096, 4096, 1 << 20, 0, free["blocks"] // 4096, 0, 0, 0, 0, 255))
+
+    monkeypatch.setattr("kstore.volume.mount.os.statvfs", statvfs)
+    with pytest.raises(MountError) as e:
+        real.ensure_filesystem(device)
+    assert "no space left" not in e.value.message  # room in the pool: the error is mkfs's own
+    free["blocks"] = 0
+    with pytest.raises(MountError) as e:
+        real.ensure_filesystem(device)
+    assert e.value.message.endswith(f"Input/output error while writing out and closing file system: no space left "
+                                    f"in the pool: the filesystem holding {img} has 0 bytes free (the image is "
+                                    "sparse: its blocks are allocated as they are written)")

@@ -48,8 +48,20 @@ from kstore.kubelet.volumemanager.attachments import Attachments
 from kstore.kubelet.volumemanager.desired import DesiredStateOfWorld, VolumeToMount
 from kstore.kubelet.volumemanager.executor import OperationExecutor
 from kstore.kubelet.volumemanager.expansion import finished_claim, resize_pending, resize_target
-from kstore.kubelet.volumemanager.housekeeping import measure, remove_pod_dirs, stat_targets
-from kstore.kubelet.volumemanager.podvolumes import MountProblems, cleaned_up, mount_problems, pod_volumes
+from kstore.kubelet.volumemanager.housekeeping import (
+    check_health,
+    health_targets,
+    measure,
+    remove_pod_dirs,
+    stat_targets,
+)
+from kstore.kubelet.volumemanager.podvolumes import (
+    MountProblems,
+    cleaned_up,
+    mount_problems,
+    pod_volumes,
+    volumes_attached,
+)
 from kstore.kubelet.volumemanager.populator import FlexDrivers, Populator, is_terminating, pod_uid_of
 from kstore.kubelet.volumemanager.reconciler import (
     REMOUNT_PERIOD,
@@ -103,6 +115,7 @@ class VolumeManager:
         pods: Informer, claims: Informer, volumes: Informer, attachments: Informer, recorder: EventRecorder,
         pool: Executor, periods: Periods = Periods(), clock: Clock | None = None,
         notify: Callable[[PodUID], None] = lambda _uid: None,
+        on_volumes_attached: Callable[[Obj], None] = lambda _pod: None,
     ) -> None:
         self.client = client
         self.host = host
@@ -113,6 +126,8 @@ class VolumeManager:
         self.periods = periods
         self.clock: Clock = clock if clock is not None else RealClock()
         self.notify = notify
+        self.on_volumes_attached = on_volumes_attached  # once per pod: all its volumes attached here
+        self._attached_seen: set[PodUID] = set()
         self._pods = pods
         self._claims = claims
         self._volumes = volumes
@@ -126,6 +141,7 @@ class VolumeManager:
         self.reconstruction: Reconstruction | None = None
         self.reported: list[str] = []  # volumesInUse as last posted (or found on the Node)
         self.stats: dict[tuple[str, str], FsStats] = {}
+        self.abnormal: dict[tuple[str, str], bool] = {}  # (namespace, claim) → its volume is abnormal now
         self._post: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[Any]] = set()
         self._in_flight: set[str] = set()  # FlexVolume drivers being probed, `resize/<claim>` writes, chores
@@ -252,6 +268,8 @@ class VolumeManager:
                        now=self.clock.now(), remount_period=self.periods.remount, resize=self._resize)
         for op in decided.operations:
             self._dispatch(op)
+        if changed or any(isinstance(op, MarkAttached) for op in decided.operations):
+            self._observe_attached()
         self._waiting_volumes = decided.waiting_for_attach
         waiting = {v.volume_name for v in decided.waiting_for_attach}
         for v in decided.waiting_for_attach:
@@ -262,6 +280,17 @@ class VolumeManager:
             self.notify(uid)
         RECONCILE_DURATION.labels("kubelet", "reconciler").observe(time.perf_counter() - started)
         return len(decided.operations)
+
+    def _observe_attached(self) -> None:
+        self._attached_seen &= self.dsw.pod_uids()
+        for v in self.dsw.get_volumes_to_mount():
+            if v.pod_uid in self._attached_seen:
+                continue
+            if (v.pod.get("status") or {}).get("phase") == "Running":
+                self._attached_seen.add(v.pod_uid)  # found running (a restarted kubelet): not a new attach
+            elif volumes_attached(v.pod, self.dsw, self.asw):
+                self._attached_seen.add(v.pod_uid)
+                self.on_volumes_attached(v.pod)
 
     def _dispatch(self, op: Operation) -> None:
         if isinstance(op, MarkAttached):
@@ -526,6 +555,20 @@ class VolumeManager:
     async def refresh_stats(self) -> None:
         targets = stat_targets(self.dsw, self.asw)
         self.stats = await self._blocking(functools.partial(measure, self.host.mounter, targets))
+        checked = await self._blocking(functools.partial(check_health, self.host.mounter,
+                                                         health_targets(self.dsw, self.asw)))
+        abnormal: dict[tuple[str, str], bool] = {}
+        for target, problem in checked:
+            abnormal[target.key] = abnormal.get(target.key, False) or problem is not None
+            if problem is None:
+                continue
+            # as the kubelet's volume stats calculator: one Warning per check while it lasts
+            # (the recorder folds the repeats into a count)
+            self.recorder.event(target.pod, "Warning", "VolumeConditionAbnormal", f"Volume {target.volume}: {problem}")
+            if not self.abnormal.get(target.key):
+                log.warning("node %s: volume %s of pod %s/%s is abnormal: %s", self.node, target.volume,
+                            target.pod["metadata"].get("namespace"), target.pod["metadata"].get("name"), problem)
+        self.abnormal = abnormal
 
     async def sweep_pod_dirs(self) -> None:
         """Remove the empty directories of pods that are gone and have nothing mounted."""

@@ -6,7 +6,8 @@
   per plugin (`kubernetes.io/csi:<driver>` for CSI volumes, as Kubernetes labels them).
 - `kubelet_volume_stats_{capacity,available,used}_bytes` and `..._inodes{,_free,_used}`
   `{namespace,persistentvolumeclaim}`: statvfs of each mounted claim's volume, from a cache
-  the volume manager refreshes on a thread (statvfs never runs in a scrape).
+  the volume manager refreshes on a thread (statvfs never runs in a scrape);
+  `kubelet_volume_stats_health_status_abnormal` (1 while the volume disappeared under its pod).
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ class TotalVolumesCollector(Collector):
 
 
 class VolumeStatsCollector(Collector):
-    def __init__(self, stats: Callable[[], Mapping[tuple[str, str], FsStats]]) -> None:
+    def __init__(self, stats: Callable[[], Mapping[tuple[str, str], FsStats]],
+                 abnormal: Callable[[], Mapping[tuple[str, str], bool]] = dict) -> None:
         self._stats = stats
+        self._abnormal = abnormal
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         stats = sorted(self._stats().items())
@@ -72,3 +75,10 @@ class VolumeStatsCollector(Collector):
             for (namespace, claim), s in stats:
                 g.add_metric([namespace, claim], float(getattr(s, field)))
             yield g
+        g = GaugeMetricFamily("kubelet_volume_stats_health_status_abnormal",
+                              "Abnormal volume health status. The count is either 1 or 0. 1 indicates the volume is "
+                              "unhealthy, 0 indicates volume is healthy",
+                              labels=["namespace", "persistentvolumeclaim"])
+        for (namespace, claim), bad in sorted(self._abnormal().items()):
+            g.add_metric([namespace, claim], 1.0 if bad else 0.0)
+        yield g

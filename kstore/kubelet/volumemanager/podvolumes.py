@@ -65,6 +65,15 @@ def mount_problems(pod: Obj, dsw: DesiredStateOfWorld, asw: ActualStateOfWorld,
                          errors=dsw.get_pod_errors(uid))
 
 
+def volumes_attached(pod: Obj, dsw: DesiredStateOfWorld, asw: ActualStateOfWorld) -> bool:
+    """Every volume the pod's containers use is in the desired state and attached to the node
+    (the `volumes_attached` end-to-end stage). False for a pod without such volumes."""
+    by_outer = dsw.get_volume_names_for_pod(pod_uid_of(pod))
+    expected = expected_volumes(pod)
+    return bool(expected) and all(
+        (name := by_outer.get(outer)) is not None and asw.volume_exists(name) for outer in expected)
+
+
 def pod_volumes(uid: PodUID, dsw: DesiredStateOfWorld, asw: ActualStateOfWorld) -> dict[str, PodVolume]:
     out: dict[str, PodVolume] = {}
     for outer, name in dsw.get_volume_names_for_pod(uid).items():

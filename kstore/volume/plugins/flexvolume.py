@@ -61,6 +61,7 @@ from kstore.volume.plugins.base import (
 )
 from kstore.volume.plugins.common import remove_mount_dir
 
+PLUGIN_PREFIX = "flexvolume-"  # + vendor/driver: the plugin name, as Kubernetes names it
 log = logging.getLogger(__name__)
 
 FLEX_PLUGIN_DIR = "kubernetes.io/flexvolume"
@@ -88,7 +89,7 @@ class FlexVolumePlugin(VolumePlugin, AttachablePlugin, DeviceMountablePlugin):
         super().__init__(host)
         assert host.flex_dir is not None
         self.driver = driver
-        self.name = f"flexvolume-{driver}"
+        self.name = f"{PLUGIN_PREFIX}{driver}"
         self.executable = executable_for(host.flex_dir, driver)
         self.capabilities: dict[str, Any] = {"attach": True}
         self._unsupported: set[str] = set()
