@@ -26,7 +26,6 @@ the informer cache and acts.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -223,7 +222,7 @@ class PodWorker:
         if last == mark or (last is None and fingerprint(pod.get("status")) == mark):
             self._written[uid] = mark
             return
-        new = copy.deepcopy(dict(pod))
+        new = dict(pod)  # the cached pod is only read: a new top level with the new status is enough
         new["status"] = status
         await self._client.update_status(new)
         self._written[uid] = mark

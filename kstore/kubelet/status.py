@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import zlib
@@ -97,7 +96,9 @@ def build_status(pod: Obj, state: PodState, *, now: str, host_ip: str, pod_ip: s
     """The pod's new status: its current one with what the kubelet owns replaced."""
     spec = pod.get("spec") or {}
     uid = str((pod.get("metadata") or {}).get("uid") or "")
-    status: dict[str, Any] = copy.deepcopy(dict(pod.get("status") or {}))
+    # a shallow copy: every field the kubelet owns is replaced by a new value below, and what
+    # is kept (foreign conditions, nominatedNodeName, ...) is never changed in place
+    status: dict[str, Any] = dict(pod.get("status") or {})
     old_conditions = {str(c.get("type")): c for c in status.get("conditions") or []}
     containers = spec.get("containers") or []
     inits = spec.get("initContainers") or []

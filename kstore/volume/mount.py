@@ -32,7 +32,8 @@ Design:
   `mounts/<the target's path relative to the state dir>/.kstore-mount.json` (a tree mirroring
   the targets), with `refs/<filesystem>/` indexing the mounts of each filesystem; one per loop
   device (`loops/loop-sim-<n>.json`, with `images/<sha256 of the image>.json` naming the
-  device that backs an image). Each record is written atomically (temporary file, then rename;
+  device that backs an image; attaching or detaching one image holds `images/<sha>.lock`, an
+  flock, so two attaches never give one image two devices). Each record is written atomically (temporary file, then rename;
   a no-clobber `link` where two writers may race), so the state survives a `kill -9` and a
   restarted process reconstructs from it as from /proc/self/mountinfo. One file per record
   rather than one JSON file: the ad-controller and one kubelet per node write at once, and a
@@ -53,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -65,7 +67,7 @@ import signal
 import stat
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -468,28 +470,53 @@ def _full_filesystem(image: Path) -> str | None:
 
 def _unescape(field: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as \\ooo."""
+    if "\\" not in field:
+        return field
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _escape(path: str) -> str:
+    """A path as mountinfo prints it."""
+    return path.replace("\\", "\\134").replace(" ", "\\040").replace("\t", "\\011").replace("\n", "\\012")
+
+
+def _mount_point(line: str) -> MountPoint | None:
+    """One line of a mountinfo text, None when it is not one."""
+    fields = line.split()
+    if len(fields) < 10 or "-" not in fields[6:]:
+        return None
+    sep = fields.index("-", 6)
+    if len(fields) < sep + 3:
+        return None
+    return MountPoint(
+        target=Path(_unescape(fields[4])),
+        source=_unescape(fields[sep + 2]),
+        fstype=fields[sep + 1],
+        options=tuple(fields[5].split(",")),  # per-mount options: ro/rw of a bind show here
+        root=_unescape(fields[3]),
+        device_id=fields[2],
+    )
 
 
 def parse_mountinfo(text: str) -> list[MountPoint]:
     """The mounts of a /proc/<pid>/mountinfo text, in mount order."""
-    mounts = []
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 10 or "-" not in fields[6:]:
-            continue
-        sep = fields.index("-", 6)
-        if len(fields) < sep + 3:
-            continue
-        mounts.append(MountPoint(
-            target=Path(_unescape(fields[4])),
-            source=_unescape(fields[sep + 2]),
-            fstype=fields[sep + 1],
-            options=tuple(fields[5].split(",")),  # per-mount options: ro/rw of a bind show here
-            root=_unescape(fields[3]),
-            device_id=fields[2],
-        ))
-    return mounts
+    return [m for line in text.splitlines() if (m := _mount_point(line)) is not None]
+
+
+def find_mount(text: str, target: str) -> MountPoint | None:
+    """The topmost mount at `target` (a resolved path) in a mountinfo text, found by searching
+    the text from its end for the escaped path: no parse of the other lines, so asking costs
+    the same with thousands of mounts."""
+    needle = f" {_escape(target)} "
+    end = len(text)
+    while (hit := text.rfind(needle, 0, end)) >= 0:
+        start = text.rfind("\n", 0, hit) + 1
+        stop = text.find("\n", hit)
+        m = _mount_point(text[start:stop if stop >= 0 else len(text)])
+        if m is not None and str(m.target) == target:
+            return m
+        end = start
+    return None
 
 
 def _deepest_first(mounts: list[MountPoint]) -> list[MountPoint]:
@@ -512,6 +539,7 @@ class RealMounter:
         self._timeout = timeout
         self._mountinfo = mountinfo
         self._sys_block = sys_block
+        self._parsed: tuple[str, list[MountPoint]] | None = None  # (mountinfo text, its mounts)
 
     def _cmd(self, argv: Sequence[str], what: str, *, timeout: float | None = None) -> CommandResult:
         result = self._run(list(argv), timeout=timeout or self._timeout)
@@ -524,22 +552,37 @@ class RealMounter:
 
     # -- loop devices
 
-    def _loops(self) -> list[LoopDevice]:
-        loops = []
+    def _scan_loops(self, backing_file: str | None = None) -> list[LoopDevice]:
+        """The attached loop devices (of one backing file, when given), by device number. Plain
+        os calls: every attach scans them, and a machine may have hundreds."""
+        base = str(self._sys_block)
         try:
-            entries = sorted(self._sys_block.glob("loop*"))
+            names = os.listdir(base)
         except OSError:
             return []
-        for entry in entries:
-            if not re.fullmatch(r"loop[0-9]+", entry.name):
+        found: list[tuple[int, LoopDevice]] = []
+        for name in names:
+            if not name.startswith("loop") or not name[4:].isdigit():
                 continue
             try:
-                backing = (entry / "loop" / "backing_file").read_text().rstrip("\n")
+                fd = os.open(f"{base}/{name}/loop/backing_file", os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 continue  # not attached
+            try:
+                backing = os.fsdecode(os.read(fd, 8192)).rstrip("\n")
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
             deleted = backing.endswith(" (deleted)")
-            loops.append(LoopDevice(f"/dev/{entry.name}", Path(backing.removesuffix(" (deleted)")), deleted))
-        return loops
+            backing = backing.removesuffix(" (deleted)")
+            if backing_file is None or backing == backing_file:
+                found.append((int(name[4:]), LoopDevice(f"/dev/{name}", Path(backing), deleted)))
+        found.sort(key=lambda nd: nd[0])
+        return [lo for _, lo in found]
+
+    def _loops(self) -> list[LoopDevice]:
+        return self._scan_loops()
 
     def list_loops(self) -> list[LoopDevice]:
         return [lo for lo in self._loops() if lo.backing_file.is_relative_to(self._guard.root)]
@@ -568,8 +611,7 @@ class RealMounter:
         return backing
 
     def loops_backing(self, image: Path) -> list[LoopDevice]:
-        resolved = Path(os.path.realpath(image))
-        return [lo for lo in self._loops() if lo.backing_file == resolved]
+        return self._scan_loops(os.path.realpath(image))
 
     def find_loop(self, image: Path) -> str | None:
         return next((lo.device for lo in self.loops_backing(image) if not lo.deleted), None)
@@ -762,19 +804,25 @@ class RealMounter:
             reason = BUSY if "busy" in output.lower() else FAILED
             raise MountError(reason, f"umount {resolved} failed (exit {result.returncode}): {output or 'no output'}")
 
-    def _mounts(self) -> list[MountPoint]:
+    def _mount_table(self) -> str:
         try:
-            return parse_mountinfo(self._mountinfo.read_text())
+            with open(self._mountinfo) as f:
+                return f.read()
         except OSError as e:
             raise MountError(FAILED, f"cannot read {self._mountinfo}: {e.strerror}") from e
 
+    def _mounts(self) -> list[MountPoint]:
+        """The parsed mount table; parsed again only when its text changed."""
+        text = self._mount_table()
+        cached = self._parsed
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        mounts = parse_mountinfo(text)
+        self._parsed = (text, mounts)
+        return mounts
+
     def mount_at(self, path: Path) -> MountPoint | None:
-        resolved = Path(os.path.realpath(path))
-        found = None
-        for m in self._mounts():
-            if m.target == resolved:
-                found = m  # the last one is on top
-        return found
+        return find_mount(self._mount_table(), os.path.realpath(path))
 
     def is_mount_point(self, path: Path) -> bool:
         return self.mount_at(path) is not None
@@ -900,10 +948,21 @@ class SimulatedMounter:
     def find_loop(self, image: Path) -> str | None:
         return next((lo.device for lo in self.loops_backing(image) if not lo.deleted), None)
 
+    @contextlib.contextmanager
+    def _image_lock(self, resolved: Path) -> Iterator[None]:
+        """One image's attach and detach, one at a time across threads and processes (flock):
+        "its index is stale, replace it" must not race another attach that just wrote it."""
+        fd = os.open(self._images_dir / f"{_sha(str(resolved))}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def attach_loop(self, image: Path) -> str:
         resolved = self._guard.image(image)
         index_path = self._images_dir / f"{_sha(str(resolved))}.json"
-        for _ in range(3):
+        with self._image_lock(resolved):
             existing = self.find_loop(resolved)
             if existing is not None:
                 return existing
@@ -912,10 +971,8 @@ class SimulatedMounter:
                     os.unlink(index_path)
             st = os.stat(resolved)
             device = self._allocate({"backing_file": str(resolved), "inode": st.st_ino, "size": st.st_size})
-            if _create_exclusive(index_path, {"device": device, "backing_file": str(resolved)}):
-                return device
-            self._remove_loop(device)  # another process attached it first: use theirs
-        raise MountError(BUSY, f"attach {resolved}: another process keeps attaching and detaching it")
+            _write_atomic(index_path, {"device": device, "backing_file": str(resolved)})
+            return device
 
     def _allocate(self, record: dict[str, Any]) -> str:
         taken = set()  # the lowest free number, as losetup --find picks
@@ -948,10 +1005,11 @@ class SimulatedMounter:
             raise MountError(BUSY, f"{device} is still mounted at {', '.join(map(str, users))}: "
                                    "refusing to detach it")
         index_path = self._images_dir / f"{_sha(rec['backing_file'])}.json"
-        if (_read_json(index_path) or {}).get("device") == device:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(index_path)
-        self._remove_loop(device)
+        with self._image_lock(Path(rec["backing_file"])):
+            if (_read_json(index_path) or {}).get("device") == device:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(index_path)
+            self._remove_loop(device)
 
     def refresh_loop_capacity(self, device: str) -> None:
         rec = self._our_device(device)

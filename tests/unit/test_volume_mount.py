@@ -25,6 +25,7 @@ from kstore.volume.mount import (
     SimulatedMounter,
     UnsafePath,
     make_mounter,
+    find_mount,
     parse_mountinfo,
     privileged,
     run_command,
@@ -90,6 +91,25 @@ def test_parse_mountinfo_fields_and_escapes() -> None:
     assert (bind.source, bind.fstype, bind.root, bind.device_id, bind.read_only) == \
         ("/dev/loop3", "ext4", "/sub", "7:3", True)
     assert mounts[2].fstype == "tmpfs" and not mounts[2].read_only
+
+
+def test_find_mount_without_parsing_the_table() -> None:
+    text = (
+        "40 1 7:1 / /st/g rw - ext4 /dev/loop1 rw\n"
+        "41 1 7:1 /st/g /st/pod rw - ext4 /dev/loop1 rw\n"  # /st/g here is a root field, not a target
+        "42 1 7:2 / /st/g rw - ext4 /dev/loop2 rw\n"  # stacked on top of the first
+        "43 1 0:9 / /st/a\\040b\\134c rw - tmpfs tmpfs rw"
+    )
+    parsed = parse_mountinfo(text)
+    cases = [  # target → index of the line that answers (None: not a mount point)
+        ("/st/g", 2),
+        ("/st/pod", 1),
+        ("/st/a b\\c", 3),
+        ("/st", None),
+        ("/st/g/x", None),
+    ]
+    for target, want in cases:
+        assert find_mount(text, target) == (None if want is None else parsed[want]), target
 
 
 # ---- RealMounter against a fake machine

@@ -153,11 +153,20 @@ class VolumeManager:
         self._resize_written: dict[str, str] = {}  # claim key → resourceVersion we finished a resize from
         self._rng = random.Random()
         self._wake = asyncio.Event()
-        kick = Handler(on_add=lambda _o: self.populator.mark_dirty(),
-                       on_update=lambda _o, _n: self.populator.mark_dirty(),
-                       on_delete=lambda _o: self.populator.mark_dirty())
-        claims.add_handler(kick)
-        volumes.add_handler(kick)
+        # a claim or PV change reprocesses only the pods using that claim (all nodes' kubelets
+        # see every claim; most are not theirs)
+        def claim_changed(obj: Obj) -> None:
+            meta = obj.get("metadata") or {}
+            self.populator.claim_changed(f"{meta.get('namespace')}/{meta.get('name')}")
+
+        def volume_changed(obj: Obj) -> None:
+            ref = (obj.get("spec") or {}).get("claimRef") or {}
+            if ref.get("name"):
+                self.populator.claim_changed(f"{ref.get('namespace')}/{ref.get('name')}")
+
+        for informer, changed in ((claims, claim_changed), (volumes, volume_changed)):
+            informer.add_handler(Handler(on_add=changed, on_update=lambda old, new, c=changed: (c(old), c(new)),
+                                         on_delete=changed))
 
     # ---- lifecycle
 

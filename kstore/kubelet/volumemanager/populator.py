@@ -6,8 +6,8 @@ Design:
   beyond the plugins' path arithmetic: the pod list comes from the node's pod informer, claims
   and PVs from informer caches (through the PluginManager's resolver).
 - A pod is (re)processed when it is new, its resourceVersion changed, its last processing
-  left errors (a claim not bound yet, a FlexVolume driver not discovered yet), or claims or
-  PVs changed since (`mark_dirty`). Only volumes some container mounts or maps are wanted, as
+  left errors (a claim not bound yet, a FlexVolume driver not discovered yet), or one of its
+  claims (or the PV bound to it) changed since (`claim_changed`; `mark_dirty` for all pods). Only volumes some container mounts or maps are wanted, as
   in Kubernetes; a volume that cannot be processed is an error of the pod (Kubernetes'
   wording: `error processing PVC ns/x: PVC is not bound`), the pod's other volumes go ahead.
 - A pod leaves the desired state when it is gone or terminating (deletionTimestamp, or phase
@@ -139,10 +139,29 @@ class Populator:
         self._processed: dict[PodUID, str] = {}  # uid → resourceVersion processed without errors
         self._known: set[PodUID] = set()  # pods processed at least once and not removed
         self._dirty = True
+        self._claims_of: dict[PodUID, set[str]] = {}  # pod → keys (namespace/name) of the claims it uses
+        self._pods_of: dict[str, set[PodUID]] = {}  # claim key → pods using it
+        self._dirty_pods: set[PodUID] = set()
 
     def mark_dirty(self) -> None:
-        """Claims or PVs changed: process every pod again on the next pass."""
+        """Process every pod again on the next pass."""
         self._dirty = True
+
+    def claim_changed(self, key: str) -> None:
+        """The claim `namespace/name` (or the PV bound to it) changed: process its pods again."""
+        self._dirty_pods |= self._pods_of.get(key, set())
+
+    def _index(self, uid: PodUID, keys: set[str]) -> None:
+        for key in self._claims_of.pop(uid, set()) - keys:
+            pods = self._pods_of.get(key)
+            if pods is not None:
+                pods.discard(uid)
+                if not pods:
+                    del self._pods_of[key]
+        if keys:
+            self._claims_of[uid] = keys
+            for key in keys:
+                self._pods_of.setdefault(key, set()).add(uid)
 
     def populate(self) -> set[PodUID]:
         """One pass; returns the pods whose desired volumes or errors may have changed."""
@@ -158,11 +177,13 @@ class Populator:
             self.dsw.delete_pod(uid)
             self._processed.pop(uid, None)
             self._known.discard(uid)
+            self._index(uid, set())
             changed.add(uid)
         dirty, self._dirty = self._dirty, False
+        dirty_pods, self._dirty_pods = self._dirty_pods, set()
         for uid, pod in live.items():
             rv = str((pod.get("metadata") or {}).get("resourceVersion") or "")
-            if not dirty and self._processed.get(uid) == rv:
+            if not dirty and uid not in dirty_pods and self._processed.get(uid) == rv:
                 continue
             self.process_pod(pod)
             changed.add(uid)
@@ -176,7 +197,9 @@ class Populator:
         errors: list[str] = []
         waiting = False
         wanted: set[VolumeName] = set()
-        for volume in (pod.get("spec") or {}).get("volumes") or []:
+        volumes = (pod.get("spec") or {}).get("volumes") or []
+        self._index(uid, {key for v in volumes if (key := claim_key_of(v, pod)) is not None})
+        for volume in volumes:
             outer = str(volume.get("name") or "")
             if outer not in mounts and outer not in devices:
                 continue  # no container uses it: Kubernetes does not mount it either
