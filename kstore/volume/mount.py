@@ -949,14 +949,27 @@ class SimulatedMounter:
         return next((lo.device for lo in self.loops_backing(image) if not lo.deleted), None)
 
     @contextlib.contextmanager
-    def _image_lock(self, resolved: Path) -> Iterator[None]:
+    def _image_lock(self, resolved: Path, *, remove: bool = False) -> Iterator[None]:
         """One image's attach and detach, one at a time across threads and processes (flock):
-        "its index is stale, replace it" must not race another attach that just wrote it."""
-        fd = os.open(self._images_dir / f"{_sha(str(resolved))}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
+        "its index is stale, replace it" must not race another attach that just wrote it.
+        `remove` (a detach) deletes the lock file before letting go; a waiter that then gets the
+        lock of the deleted file sees it is gone and locks the path anew."""
+        path = self._images_dir / f"{_sha(str(resolved))}.lock"
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+        try:
             yield
         finally:
+            if remove:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
             os.close(fd)
 
     def attach_loop(self, image: Path) -> str:
@@ -1005,7 +1018,7 @@ class SimulatedMounter:
             raise MountError(BUSY, f"{device} is still mounted at {', '.join(map(str, users))}: "
                                    "refusing to detach it")
         index_path = self._images_dir / f"{_sha(rec['backing_file'])}.json"
-        with self._image_lock(Path(rec["backing_file"])):
+        with self._image_lock(Path(rec["backing_file"]), remove=True):
             if (_read_json(index_path) or {}).get("device") == device:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(index_path)

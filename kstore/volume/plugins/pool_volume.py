@@ -43,7 +43,7 @@ from kstore.api.quantity import QuantityError, to_bytes
 from kstore.controllers.pv.model import Driver
 from kstore.observe.metrics import time_operation
 from kstore.volume.handle import BLOCK, LOCAL, SHARED, VolumeHandle
-from kstore.volume.mount import BUSY, FAILED, INVALID, NOT_FOUND, TIMEOUT, MountError
+from kstore.volume.mount import BUSY, EXT4, FAILED, INVALID, NOT_FOUND, TIMEOUT, MountError
 from kstore.volume.plugins.base import (
     AttachablePlugin,
     Attacher,
@@ -379,8 +379,9 @@ class _DeviceMounter(DeviceMounter):
             return
         created = not os.path.lexists(device_mount_path)
         try:
-            mounter.ensure_filesystem(device_path, vol.fstype)
-            fstype = mounter.filesystem_type(device_path) or DEFAULT_FSTYPE
+            # formatted now: ext4, the only filesystem the mounters make; else ask blkid what is there
+            formatted = mounter.ensure_filesystem(device_path, vol.fstype)
+            fstype = EXT4 if formatted else (mounter.filesystem_type(device_path) or DEFAULT_FSTYPE)
             options = list(vol.mount_options) + (["ro"] if vol.read_only_device else [])
             mounter.mount(device_path, device_mount_path, fstype, options)
         except BaseException:

@@ -9,6 +9,9 @@ Design:
   actual state reports: a merge patch of the status subresource naming only that field (the
   kubelet owns the rest of the status; we own this list whole). The patched Node goes into the
   informer cache at once (assume), so the next pass does not write it again.
+- A pass writes the flagged nodes concurrently (one round trip, not one per node: the
+  reconciler waits for the pass before attaching more); writes of one node are serialized, and
+  each computes its list inside that node's lock, so a late write never puts back an old list.
 - The flag is cleared before the write and set again when the write fails, so a change made
   while a write is in flight is never lost. A node that is gone is not written (nothing to
   report to); a 404 on write likewise.
@@ -16,6 +19,7 @@ Design:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -48,18 +52,26 @@ class NodeStatusUpdater:
         self.asw = asw
         self._node = node
         self._assume = assume
+        self._locks: dict[NodeName, asyncio.Lock] = {}
 
     async def update_node_statuses(self) -> None:
         """Write every flagged node; failures are logged and stay flagged for the next pass."""
-        for node in self.asw.nodes_to_update_status_for():
-            try:
-                await self.update_node_status(node)
-            except ApiError as e:
-                log.warning("node %s: could not update status.volumesAttached: %s", node, e.message)
+        nodes = self.asw.nodes_to_update_status_for()
+        results = await asyncio.gather(*(self.update_node_status(n) for n in nodes), return_exceptions=True)
+        for node, result in zip(nodes, results, strict=True):
+            if isinstance(result, ApiError):
+                log.warning("node %s: could not update status.volumesAttached: %s", node, result.message)
+            elif isinstance(result, BaseException):
+                raise result
 
     async def update_node_status(self, node: NodeName) -> bool:
         """Write one node's `status.volumesAttached` if it differs; True when written. Raises
         ApiError (the node stays flagged)."""
+        lock = self._locks.setdefault(node, asyncio.Lock())
+        async with lock:
+            return await self._update(node)
+
+    async def _update(self, node: NodeName) -> bool:
         self.asw.set_node_status_updated(node)
         current = self._node(node)
         if current is None:
