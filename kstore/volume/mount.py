@@ -1,11 +1,13 @@
-"""Mount utilities: the one module that runs losetup, mkfs.ext4, mount, umount, resize2fs,
-e2fsck and blkid (DESIGN §4, STYLE §4). Volume plugins (kstore/volume/plugins) call it; nothing
-else does.
+"""Mount utilities: the one module that runs losetup, mkfs.ext4, resize2fs, e2fsck and blkid and
+makes mount(2) / umount2(2) calls (DESIGN §4, STYLE §4). Volume plugins (kstore/volume/plugins)
+call it; nothing else does.
 
 Design:
 - `Mounter` is the interface. `RealMounter` runs the commands (root with CAP_SYS_ADMIN and
-  /dev/loop-control); `SimulatedMounter` keeps the same state machine and directories but
-  records mounts and loop devices under the state dir (unprivileged runs, `--simulate-mounts`).
+  /dev/loop-control) and mounts with the system calls themselves (`LibcMounts`; mount(8)'s
+  options split into flags and the filesystem's data as libmount does: `mount_flags`);
+  `SimulatedMounter` keeps the same state machine and directories but records mounts and
+  loop devices under the state dir (unprivileged runs, `--simulate-mounts`).
   `make_mounter(state_dir, simulate)` picks one.
 - Safety (issue 6 item 6, DESIGN §4): the emulator never formats, mounts or detaches anything
   it did not create under its state dir. Every method checks its own arguments, so no caller
@@ -52,6 +54,7 @@ Design:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import errno
 import fcntl
@@ -525,6 +528,87 @@ def _deepest_first(mounts: list[MountPoint]) -> list[MountPoint]:
     return [m for _, m in indexed]
 
 
+# ---- mount(2) and umount2(2)
+
+# <sys/mount.h>
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_SYNCHRONOUS, MS_REMOUNT = 1, 2, 4, 8, 16, 32
+MS_DIRSYNC, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 128, 1024, 2048, 4096, 16384
+MS_RELATIME, MS_STRICTATIME, MS_LAZYTIME = 1 << 21, 1 << 24, 1 << 25
+UMOUNT_NOFOLLOW = 8  # the target's last component is not followed if it is a symlink
+
+# mount(8)'s VFS options (libmount's table): name → (flags set, flags cleared). Any other
+# option is the filesystem's own and goes to the kernel in the data string.
+_VFS_OPTIONS: dict[str, tuple[int, int]] = {
+    "defaults": (0, 0), "rw": (0, MS_RDONLY), "ro": (MS_RDONLY, 0),
+    "suid": (0, MS_NOSUID), "nosuid": (MS_NOSUID, 0), "dev": (0, MS_NODEV), "nodev": (MS_NODEV, 0),
+    "exec": (0, MS_NOEXEC), "noexec": (MS_NOEXEC, 0), "sync": (MS_SYNCHRONOUS, 0), "async": (0, MS_SYNCHRONOUS),
+    "dirsync": (MS_DIRSYNC, 0), "atime": (0, MS_NOATIME), "noatime": (MS_NOATIME, 0),
+    "diratime": (0, MS_NODIRATIME), "nodiratime": (MS_NODIRATIME, 0), "relatime": (MS_RELATIME, 0),
+    "norelatime": (0, MS_RELATIME), "strictatime": (MS_STRICTATIME, 0), "nostrictatime": (0, MS_STRICTATIME),
+    "lazytime": (MS_LAZYTIME, 0), "nolazytime": (0, MS_LAZYTIME),
+    "bind": (MS_BIND, 0), "rbind": (MS_BIND | MS_REC, 0), "remount": (MS_REMOUNT, 0),
+}
+
+
+def mount_flags(options: Sequence[str]) -> tuple[int, str]:
+    """mount(8) options → (mount(2) flags, the filesystem's data string)."""
+    flags, data = 0, []
+    for option in options:
+        known = _VFS_OPTIONS.get(option)
+        if known is None:
+            data.append(option)
+            continue
+        flags = (flags | known[0]) & ~known[1]
+    return flags, ",".join(data)
+
+
+class MountSyscalls(Protocol):
+    """mount(2) and umount2(2); raise OSError with the errno."""
+
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str) -> None: ...
+
+    def umount(self, target: str) -> None: ...
+
+
+class LibcMounts:
+    """The system calls themselves, through libc (no mount(8) process per mount: a kubelet
+    makes three mounts per pod volume, and spawning mount(8), which parses the whole mount
+    table each time, cost more than everything else the kubelet does for a pod)."""
+
+    def __init__(self) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._mount = libc.mount
+        self._mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+        self._mount.restype = ctypes.c_int
+        self._umount2 = libc.umount2
+        self._umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        self._umount2.restype = ctypes.c_int
+
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str) -> None:
+        if self._mount(os.fsencode(source), os.fsencode(target), os.fsencode(fstype) if fstype else None,
+                       flags, os.fsencode(data) if data else None) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+
+    def umount(self, target: str) -> None:
+        if self._umount2(os.fsencode(target), UMOUNT_NOFOLLOW) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, os.strerror(code))
+
+
+def _syscall_error(what: str, e: OSError, device: str | None = None) -> MountError:
+    """A failed mount(2) / umount2(2) as mount(8) would word it, with the errno."""
+    name = errno.errorcode.get(e.errno or 0, str(e.errno))
+    if e.errno == errno.EBUSY:
+        return MountError(BUSY, f"{what}: target is busy ({name})")
+    if e.errno == errno.EINVAL and device is not None:
+        return MountError(FAILED, f"{what}: wrong fs type, bad option, bad superblock on {device}, or other error "
+                                  f"({name}: {e.strerror})")
+    if e.errno in (errno.ENOENT, errno.ENODEV):
+        return MountError(NOT_FOUND, f"{what}: {e.strerror} ({name})")
+    return MountError(FAILED, f"{what}: {e.strerror} ({name})")
+
+
 class RealMounter:
     """Real loop devices and mounts (root with CAP_SYS_ADMIN). `runner`, `mountinfo` and
     `sys_block` are injectable so the command lines and parsing are testable without root."""
@@ -532,7 +616,8 @@ class RealMounter:
     simulated = False
 
     def __init__(self, state_dir: Path, *, runner: Runner = run_command, timeout: float = DEFAULT_TIMEOUT,
-                 mountinfo: Path = Path("/proc/self/mountinfo"), sys_block: Path = Path("/sys/block")) -> None:
+                 mountinfo: Path = Path("/proc/self/mountinfo"), sys_block: Path = Path("/sys/block"),
+                 syscalls: MountSyscalls | None = None) -> None:
         self.state_dir = Path(state_dir)
         self._guard = _Guard(self.state_dir)
         self._run = runner
@@ -540,6 +625,34 @@ class RealMounter:
         self._mountinfo = mountinfo
         self._sys_block = sys_block
         self._parsed: tuple[str, list[MountPoint]] | None = None  # (mountinfo text, its mounts)
+        self._sys = syscalls if syscalls is not None else LibcMounts()
+
+    def _mount2(self, source: str, target: Path, fstype: str, options: Sequence[str], what: str,
+                device: str | None = None) -> None:
+        flags, data = mount_flags(options)
+        try:
+            self._sys.mount(source, str(target), fstype, flags, data)
+        except OSError as e:
+            raise _syscall_error(what, e, device) from e
+
+    def _umount2(self, target: Path, what: str) -> None:
+        try:
+            self._sys.umount(str(target))
+        except OSError as e:
+            if e.errno == errno.EINVAL:
+                raise MountError(NOT_FOUND, f"{target} is not a mount point") from e
+            raise _syscall_error(what, e) from e
+
+    def _bind(self, source: str, target: Path, *, read_only: bool, what: str) -> None:
+        """A bind mount; read-only takes a second call (a bind ignores MS_RDONLY), undone if it fails."""
+        self._mount2(source, target, "", ["bind"], what)
+        if read_only:
+            try:
+                self._mount2("", target, "", ["remount", "bind", "ro"], f"make {target} read-only")
+            except MountError:
+                with contextlib.suppress(MountError):
+                    self._umount2(target, f"undo the bind at {target}")
+                raise
 
     def _cmd(self, argv: Sequence[str], what: str, *, timeout: float | None = None) -> CommandResult:
         result = self._run(list(argv), timeout=timeout or self._timeout)
@@ -717,7 +830,7 @@ class RealMounter:
         unmounted: list[MountPoint] = []
         try:
             for m in reversed(mounts):
-                self._cmd(["umount", str(m.target)], f"unmount {m.target} to resize {device} offline")
+                self._umount2(m.target, f"unmount {m.target} to resize {device} offline")
                 unmounted.insert(0, m)
             check = self._run(["e2fsck", "-f", "-p", device], timeout=MKFS_TIMEOUT)
             if check.returncode not in (0, 1):  # 1: errors corrected
@@ -733,13 +846,10 @@ class RealMounter:
         for m in mounts:
             try:
                 if m is primary:
-                    self._cmd(["mount", "-t", m.fstype, "-o", ",".join(m.options), device, str(m.target)],
-                              f"mount {device} at {m.target} again")
+                    self._mount2(device, m.target, m.fstype, m.options, f"mount {device} at {m.target} again", device)
                     continue
                 source = primary.target / m.root.lstrip("/")
-                self._cmd(["mount", "--bind", str(source), str(m.target)], f"bind {source} at {m.target} again")
-                if m.read_only:
-                    self._cmd(["mount", "-o", "remount,bind,ro", str(m.target)], f"make {m.target} read-only again")
+                self._bind(str(source), m.target, read_only=m.read_only, what=f"bind {source} at {m.target} again")
             except MountError as e:
                 problems.append(str(e))
         if problems:
@@ -751,11 +861,8 @@ class RealMounter:
         backing = self._our_device(device)
         resolved = self._guard.target(target)
         _prepare_target(resolved, as_file=False)
-        argv = ["mount", "-t", fstype]
-        if options:
-            argv += ["-o", ",".join(options)]
         try:
-            self._cmd(argv + [device, str(resolved)], f"mount {device} at {resolved}")
+            self._mount2(device, resolved, fstype, options, f"mount {device} at {resolved}", device)
         except MountError as e:
             full = _full_filesystem(backing)
             if full is None:
@@ -775,13 +882,7 @@ class RealMounter:
             as_file = not src_path.is_dir()
         resolved = self._guard.target(target)
         _prepare_target(resolved, as_file=as_file)
-        self._cmd(["mount", "--bind", src, str(resolved)], f"bind {src} at {resolved}")
-        if read_only:
-            try:
-                self._cmd(["mount", "-o", "remount,bind,ro", str(resolved)], f"make {resolved} read-only")
-            except MountError:
-                self._run(["umount", str(resolved)], timeout=self._timeout)
-                raise
+        self._bind(src, resolved, read_only=read_only, what=f"bind {src} at {resolved}")
 
     def mount_tmpfs(self, target: Path, *, size_bytes: int | None = None, mode: int = 0o755) -> None:
         resolved = self._guard.target(target)
@@ -789,20 +890,11 @@ class RealMounter:
         options = [f"mode={mode:o}"]
         if size_bytes:
             options.append(f"size={int(size_bytes)}")
-        self._cmd(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(resolved)],
-                  f"mount tmpfs at {resolved}")
+        self._mount2("tmpfs", resolved, "tmpfs", options, f"mount tmpfs at {resolved}")
 
     def unmount(self, target: Path) -> None:
         resolved = self._guard.target(target, "unmount target")
-        if self.mount_at(resolved) is None:
-            raise MountError(NOT_FOUND, f"{resolved} is not a mount point")
-        result = self._run(["umount", str(resolved)], timeout=self._timeout)
-        if result.returncode != 0:
-            output = result.output
-            if "not mounted" in output:
-                raise MountError(NOT_FOUND, f"{resolved} is not a mount point")
-            reason = BUSY if "busy" in output.lower() else FAILED
-            raise MountError(reason, f"umount {resolved} failed (exit {result.returncode}): {output or 'no output'}")
+        self._umount2(resolved, f"umount {resolved}")  # EINVAL, not a mount point: NotFound
 
     def _mount_table(self) -> str:
         try:

@@ -6,6 +6,7 @@ and refusals against a fake runner / sysfs / mountinfo, and the SimulatedMounter
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import threading
 import time
@@ -17,6 +18,11 @@ import pytest
 from kstore.volume.mount import (
     BUSY,
     FAILED,
+    MS_BIND,
+    MS_NOATIME,
+    MS_RDONLY,
+    MS_RELATIME,
+    MS_REMOUNT,
     NOT_FOUND,
     TIMEOUT,
     CommandResult,
@@ -26,6 +32,7 @@ from kstore.volume.mount import (
     UnsafePath,
     find_mount,
     make_mounter,
+    mount_flags,
     parse_mountinfo,
     privileged,
     run_command,
@@ -158,6 +165,38 @@ class FakeMachine:
         return CommandResult(tuple(argv), 0, "", "")
 
 
+FLAG_NAMES = ((MS_RDONLY, "ro"), (MS_REMOUNT, "remount"), (MS_NOATIME, "noatime"), (MS_BIND, "bind"),
+              (MS_RELATIME, "relatime"))
+
+
+class FakeSyscalls:
+    """mount(2) / umount2(2) recorded into the machine's calls as ["mount(2)", source, target,
+    fstype, flags by name, data] and ["umount(2)", target]; `answers["mount(2)"]` /
+    `answers["umount(2)"]` may raise OSError instead."""
+
+    def __init__(self, machine: FakeMachine) -> None:
+        self.machine = machine
+
+    def mount(self, source: str, target: str, fstype: str, flags: int, data: str) -> None:
+        names = "+".join(name for bit, name in FLAG_NAMES if flags & bit)
+        call = ["mount(2)", source, target, fstype, names, data]
+        self.machine.calls.append(call)
+        if (answer := self.machine.answers.get("mount(2)")) is not None:
+            answer(call)
+
+    def umount(self, target: str) -> None:
+        call = ["umount(2)", target]
+        self.machine.calls.append(call)
+        if (answer := self.machine.answers.get("umount(2)")) is not None:
+            answer(call)
+
+
+def raises(code: int) -> Callable[[list[str]], CommandResult]:
+    def answer(argv: list[str]) -> CommandResult:
+        raise OSError(code, os.strerror(code))
+    return answer
+
+
 def ok(stdout: str = "") -> Callable[[list[str]], CommandResult]:
     return lambda argv: CommandResult(tuple(argv), 0, stdout, "")
 
@@ -173,7 +212,8 @@ def machine(tmp_path: Path) -> FakeMachine:
 
 @pytest.fixture
 def real(state: Path, machine: FakeMachine) -> RealMounter:
-    return RealMounter(state, runner=machine.run, mountinfo=machine.mountinfo, sys_block=machine.sys_block)
+    return RealMounter(state, runner=machine.run, mountinfo=machine.mountinfo, sys_block=machine.sys_block,
+                       syscalls=FakeSyscalls(machine))
 
 
 def test_real_attach_runs_losetup_and_reuses_an_attached_device(state: Path, machine: FakeMachine,
@@ -290,12 +330,26 @@ def test_real_mount_and_bind_command_lines(state: Path, machine: FakeMachine, re
     tmp = state / "nodes" / "n1" / "tmp"
     real.mount_tmpfs(tmp, size_bytes=MI, mode=0o777)
     assert machine.calls == [
-        ["mount", "-t", "ext4", "-o", "rw,noatime", device, str(target)],
-        ["mount", "--bind", str(target), str(pod)],
-        ["mount", "-o", "remount,bind,ro", str(pod)],
-        ["mount", "--bind", device, str(mapped)],
-        ["mount", "-t", "tmpfs", "-o", f"mode=777,size={MI}", "tmpfs", str(tmp)],
+        ["mount(2)", device, str(target), "ext4", "noatime", ""],
+        ["mount(2)", str(target), str(pod), "", "bind", ""],
+        ["mount(2)", "", str(pod), "", "ro+remount+bind", ""],  # a bind is made read-only by a remount
+        ["mount(2)", device, str(mapped), "", "bind", ""],
+        ["mount(2)", "tmpfs", str(tmp), "tmpfs", "", f"mode=777,size={MI}"],
     ]
+
+
+def test_mount_options_split_into_flags_and_data() -> None:
+    cases = [
+        ([], (0, "")),
+        (["rw"], (0, "")),
+        (["ro", "noatime"], (MS_RDONLY | MS_NOATIME, "")),
+        (["ro", "rw"], (0, "")),  # the last word wins, as in mount(8)
+        (["defaults", "discard", "errors=remount-ro"], (0, "discard,errors=remount-ro")),
+        (["remount", "bind", "ro"], (MS_REMOUNT | MS_BIND | MS_RDONLY, "")),
+        (["mode=755", "size=1024"], (0, "mode=755,size=1024")),
+    ]
+    for options, want in cases:
+        assert mount_flags(options) == want, options
 
 
 def test_real_read_only_bind_that_cannot_be_made_read_only_is_undone(state: Path, machine: FakeMachine,
@@ -304,14 +358,15 @@ def test_real_read_only_bind_that_cannot_be_made_read_only_is_undone(state: Path
     src.mkdir(parents=True)
     target = state / "nodes" / "n1" / "p"
 
-    def mount(argv: list[str]) -> CommandResult:
-        code = 32 if "remount,bind,ro" in argv else 0
-        return CommandResult(tuple(argv), code, "", "permission denied" if code else "")
+    def mount(call: list[str]) -> None:
+        if "remount" in call[4]:
+            raise OSError(errno.EPERM, os.strerror(errno.EPERM))
 
-    machine.answers["mount"] = mount
-    with pytest.raises(MountError):
+    machine.answers["mount(2)"] = mount  # type: ignore[assignment]
+    with pytest.raises(MountError) as e:
         real.bind_mount(src, target, read_only=True)
-    assert machine.calls[-1] == ["umount", str(target)]
+    assert e.value.message == f"make {target} read-only: Operation not permitted (EPERM)"
+    assert machine.calls[-1] == ["umount(2)", str(target)]
 
 
 @pytest.mark.parametrize("call", ["mount", "bind target", "bind source", "tmpfs", "unmount"])
@@ -337,14 +392,14 @@ def test_real_refuses_targets_outside_the_state_dir(state: Path, tmp_path: Path,
 def test_real_unmount_errors(state: Path, machine: FakeMachine, real: RealMounter) -> None:
     target = state / "nodes" / "n1" / "m"
     target.mkdir(parents=True)
+    machine.answers["umount(2)"] = raises(errno.EINVAL)  # what the kernel says of a path that is no mount point
     with pytest.raises(MountError) as e:
         real.unmount(target)
     assert e.value.reason == NOT_FOUND
-    machine.mount(target, "/dev/loop0")
-    machine.answers["umount"] = fail(32, f"umount: {target}: target is busy.")
+    machine.answers["umount(2)"] = raises(errno.EBUSY)
     with pytest.raises(MountError) as e:
         real.unmount(target)
-    assert e.value.reason == BUSY
+    assert e.value.reason == BUSY and e.value.message == f"umount {target}: target is busy (EBUSY)"
 
 
 def test_real_mount_listing_and_refs(state: Path, machine: FakeMachine, real: RealMounter) -> None:
@@ -380,13 +435,13 @@ def test_real_resize_offline_when_online_is_denied(state: Path, machine: FakeMac
     real.resize_filesystem(device)
     assert machine.calls == [
         ["resize2fs", device],
-        ["umount", str(pod)],
-        ["umount", str(g)],
+        ["umount(2)", str(pod)],
+        ["umount(2)", str(g)],
         ["e2fsck", "-f", "-p", device],
         ["resize2fs", device],
-        ["mount", "-t", "ext4", "-o", "rw,relatime", device, str(g)],
-        ["mount", "--bind", str(g), str(pod)],
-        ["mount", "-o", "remount,bind,ro", str(pod)],
+        ["mount(2)", device, str(g), "ext4", "relatime", ""],
+        ["mount(2)", str(g), str(pod), "", "bind", ""],
+        ["mount(2)", "", str(pod), "", "ro+remount+bind", ""],
     ]
 
 
