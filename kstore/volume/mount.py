@@ -596,6 +596,45 @@ class LibcMounts:
             raise OSError(code, os.strerror(code))
 
 
+class _Statx(ctypes.Structure):
+    """The head of struct statx (256 bytes in all) up to stx_attributes_mask."""
+
+    _fields_ = [("mask", ctypes.c_uint32), ("blksize", ctypes.c_uint32), ("attributes", ctypes.c_uint64),
+                ("nlink", ctypes.c_uint32), ("uid", ctypes.c_uint32), ("gid", ctypes.c_uint32),
+                ("mode", ctypes.c_uint16), ("spare0", ctypes.c_uint16), ("ino", ctypes.c_uint64),
+                ("size", ctypes.c_uint64), ("blocks", ctypes.c_uint64), ("attributes_mask", ctypes.c_uint64),
+                ("rest", ctypes.c_uint8 * 192)]
+
+
+AT_FDCWD, AT_NO_AUTOMOUNT, STATX_TYPE, STATX_ATTR_MOUNT_ROOT = -100, 0x800, 0x1, 0x2000
+
+
+class MountRoots:
+    """"Is this path the root of a mount?" in one statx(2) (STATX_ATTR_MOUNT_ROOT, Linux 5.8),
+    instead of reading the whole mount table - which the kernel formats anew for every read,
+    about 1.5 ms of system time with a few hundred mounts, several times per pod volume.
+    `is_mount_root` answers None where the kernel or libc cannot tell: then read the table."""
+
+    def __init__(self) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._statx = getattr(libc, "statx", None)
+        if self._statx is not None:
+            self._statx.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint,
+                                    ctypes.POINTER(_Statx)]
+            self._statx.restype = ctypes.c_int
+
+    def is_mount_root(self, path: str) -> bool | None:
+        if self._statx is None:
+            return None
+        buf = _Statx()
+        if self._statx(AT_FDCWD, os.fsencode(path), AT_NO_AUTOMOUNT, STATX_TYPE, ctypes.byref(buf)) != 0:
+            code = ctypes.get_errno()
+            return False if code in (errno.ENOENT, errno.ENOTDIR) else None
+        if not buf.attributes_mask & STATX_ATTR_MOUNT_ROOT:
+            return None
+        return bool(buf.attributes & STATX_ATTR_MOUNT_ROOT)
+
+
 def _syscall_error(what: str, e: OSError, device: str | None = None) -> MountError:
     """A failed mount(2) / umount2(2) as mount(8) would word it, with the errno."""
     name = errno.errorcode.get(e.errno or 0, str(e.errno))
@@ -617,7 +656,7 @@ class RealMounter:
 
     def __init__(self, state_dir: Path, *, runner: Runner = run_command, timeout: float = DEFAULT_TIMEOUT,
                  mountinfo: Path = Path("/proc/self/mountinfo"), sys_block: Path = Path("/sys/block"),
-                 syscalls: MountSyscalls | None = None) -> None:
+                 syscalls: MountSyscalls | None = None, mount_roots: MountRoots | None = None) -> None:
         self.state_dir = Path(state_dir)
         self._guard = _Guard(self.state_dir)
         self._run = runner
@@ -626,6 +665,9 @@ class RealMounter:
         self._sys_block = sys_block
         self._parsed: tuple[str, list[MountPoint]] | None = None  # (mountinfo text, its mounts)
         self._sys = syscalls if syscalls is not None else LibcMounts()
+        # statx only describes the real machine: with a fake mount table (tests), read the table
+        self._roots = mount_roots if mount_roots is not None else (
+            MountRoots() if mountinfo == Path("/proc/self/mountinfo") else None)
 
     def _mount2(self, source: str, target: Path, fstype: str, options: Sequence[str], what: str,
                 device: str | None = None) -> None:
@@ -917,7 +959,8 @@ class RealMounter:
         return find_mount(self._mount_table(), os.path.realpath(path))
 
     def is_mount_point(self, path: Path) -> bool:
-        return self.mount_at(path) is not None
+        known = self._roots.is_mount_root(str(path)) if self._roots is not None else None
+        return known if known is not None else self.mount_at(path) is not None
 
     def mounts_under(self, directory: Path) -> list[MountPoint]:
         resolved = Path(os.path.realpath(directory))

@@ -27,6 +27,7 @@ from kstore.volume.mount import (
     TIMEOUT,
     CommandResult,
     MountError,
+    MountRoots,
     RealMounter,
     SimulatedMounter,
     UnsafePath,
@@ -686,3 +687,10 @@ def test_real_mkfs_on_a_full_pool_says_so(state: Path, machine: FakeMachine, rea
     assert e.value.message.endswith(f"Input/output error while writing out and closing file system: no space left "
                                     f"in the pool: the filesystem holding {img} has 0 bytes free (the image is "
                                     "sparse: its blocks are allocated as they are written)")
+
+
+def test_mount_roots_by_statx(tmp_path: Path) -> None:
+    roots = MountRoots()
+    cases = [("/", True), (str(tmp_path), False), (str(tmp_path / "missing"), False)]
+    for path, want in cases:
+        assert roots.is_mount_root(path) in (want, None), path  # None: this kernel cannot tell

@@ -371,7 +371,7 @@ class _DeviceMounter(DeviceMounter):
         vol = plugin.resolve(spec)
         if vol.backend != BLOCK or spec.is_block:
             return
-        current = mounter.mount_at(device_mount_path)
+        current = mounter.mount_at(device_mount_path) if mounter.is_mount_point(device_mount_path) else None
         if current is not None:
             if current.source != device_path:
                 raise MountError(FAILED, f"{device_path} cannot be mounted at {device_mount_path}: "
