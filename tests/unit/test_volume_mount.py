@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import json
 import os
 import threading
 import time
@@ -694,3 +695,31 @@ def test_mount_roots_by_statx(tmp_path: Path) -> None:
     cases = [("/", True), (str(tmp_path), False), (str(tmp_path / "missing"), False)]
     for path, want in cases:
         assert roots.is_mount_root(path) in (want, None), path  # None: this kernel cannot tell
+
+
+def test_real_loop_index_finds_devices_without_reading_every_one(state: Path, machine: FakeMachine,
+                                                                 real: RealMounter) -> None:
+    img = image(state)
+    index = state / "run" / "loops"
+    machine.answers["losetup"] = ok("/dev/loop4\n")
+    assert real.find_loop(img) is None
+    assert real.attach_loop(img) == "/dev/loop4"
+    machine.loop(4, img)
+    (record,) = index.glob("*.json")
+    assert json.loads(record.read_text()) == {"image": str(img), "device": "/dev/loop4"}
+    for n in range(5, 40):  # other devices are not read to find this one
+        machine.loop(n, f"/elsewhere/{n}")
+        (machine.sys_block / f"loop{n}" / "loop" / "backing_file").chmod(0)
+    assert real.find_loop(img) == "/dev/loop4"
+
+    # an attach cut short (the record says "device unknown") or a device swapped behind
+    # kstore's back: every device is looked at
+    record.write_text(json.dumps({"image": str(img), "device": None}))
+    assert real.find_loop(img) == "/dev/loop4"
+    record.write_text(json.dumps({"image": str(img), "device": "/dev/loop9"}))
+    assert real.find_loop(img) == "/dev/loop4"
+
+    machine.calls.clear()
+    real.detach_loop("/dev/loop4")
+    assert machine.calls == [["losetup", "-d", "/dev/loop4"]]
+    assert not list(index.iterdir())  # record and lock gone

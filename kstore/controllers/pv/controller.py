@@ -63,9 +63,11 @@ from kstore.volume.pv_source import handle_from_pv, provisioning_annotations, pv
 log = logging.getLogger(__name__)
 
 COMPONENT = "persistentvolume-controller"
-OP_BACKOFF = (0.5, 120.0)
-CLAIM_WORKERS = 16
-VOLUME_WORKERS = 8  # first retry delay and cap, seconds (Kubernetes' goroutinemap: 500ms … 2m2s)
+OP_BACKOFF = (0.5, 120.0)  # first retry delay and cap, seconds (Kubernetes' goroutinemap: 500ms … 2m2s)
+# Kubernetes runs one claim and one volume worker; each sync here waits for durable writes
+# (a bind is four), so many run at once: the store commits their writes together.
+CLAIM_WORKERS = 64
+VOLUME_WORKERS = 8
 
 
 def claims_of_pod(pod: Obj) -> list[str]:
