@@ -93,18 +93,6 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
-
-
-def tune_threads() -> None:
-    """Hand the GIL over sooner. The controllers' and kubelets' worker threads run short
-    blocking calls (flock, ioctl, mount(2), statx) between bits of Python; after each call a
-    thread waits for the GIL, and while the event loop thread is busy with a burst of watch
-    events that wait is the whole switch interval: at the default 5 ms, twenty such calls made
-    one attach take 200 ms. A shorter interval costs a few more switches on a busy loop."""
-    sys.setswitchinterval(SWITCH_INTERVAL)
-
-
 def run(component: str, body: Callable[[Runtime], Awaitable[None]], argv: list[str] | None = None) -> None:
     """Run one kstore process to the end; never returns (exits 0, 1 or 130)."""
     args = parse_args(component, argv)
@@ -117,7 +105,6 @@ def run(component: str, body: Callable[[Runtime], Awaitable[None]], argv: list[s
         sys.exit(EXIT_CRASH)
     rt = Runtime(component=component, node=node, cluster=cluster)
     tune_gc()
-    tune_threads()
     if rt.process_name not in cluster.metrics_ports:
         log.error("%s is not in %s (known: %s)", rt.process_name, args.cluster, ", ".join(cluster.metrics_ports))
         sys.exit(EXIT_CRASH)
