@@ -662,6 +662,7 @@ class MountRoots:
 
 
 LOOP_CTL_GET_FREE, LOOP_CONFIGURE = 0x4C82, 0x4C0A  # <linux/loop.h>
+LOOP_MAJOR = 7
 _LO_NAME_SIZE = 64
 
 
@@ -1117,6 +1118,8 @@ class RealMounter:
         return _stats_from_statvfs(Path(path))
 
     def mount_health(self, path: Path) -> str | None:
+        if self._roots is not None:
+            return self._mount_health_fast(path)
         m = self.mount_at(path)
         if m is None:
             return f"{path} is no longer mounted"
@@ -1124,6 +1127,22 @@ class RealMounter:
             return f"the directory mounted at {path} was deleted"
         if _REAL_LOOP.fullmatch(m.source):
             return self.device_health(m.source)
+        return None
+
+    def _mount_health_fast(self, path: Path) -> str | None:
+        """mount_health without reading the mount table: statx says whether the path is still a
+        mount root, a deleted directory has no links left, and a loop device's backing file is
+        found from the mounted filesystem's device number."""
+        if not self.is_mount_point(path):
+            return f"{path} is no longer mounted"
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            return f"{path} cannot be read: {e.strerror}"
+        if stat.S_ISDIR(st.st_mode) and st.st_nlink == 0:
+            return f"the directory mounted at {path} was deleted"
+        if os.major(st.st_dev) == LOOP_MAJOR:
+            return self.device_health(f"/dev/loop{os.minor(st.st_dev)}")
         return None
 
     def device_health(self, device: str) -> str | None:
