@@ -28,6 +28,7 @@ from kstore.controllers.attachdetach.volumes import (
     ANN_VOLUME_NAME,
     NodeName,
     VolumeResolver,
+    attach_relevant_change,
     attachment_name,
 )
 from kstore.volume.drivers import DriverMap
@@ -275,3 +276,25 @@ def test_rebuild_actual_state(env: Env) -> None:
     assert env.asw.get_volumes_to_report_attached(N1) == [(f"{CSI_BLOCK}pv-a", "/dev/loop4"),
                                                           (f"{CSI_BLOCK}pv-gone", "/dev/loop5")]
     assert env.asw.nodes_to_update_status_for() == [N1, N2]
+
+
+def test_which_pod_updates_can_change_what_is_attached() -> None:
+    def pod(node: str | None = "n1", volumes: list[Any] | None = None, phase: str = "Pending",
+            deleting: bool = False, state: str = "waiting") -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": "p", "uid": "u"}
+        if deleting:
+            meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+        return {"metadata": meta,
+                "spec": {"nodeName": node, "volumes": volumes if volumes is not None else [{"name": "v"}]},
+                "status": {"phase": phase, "containerStatuses": [{"state": {state: {}}}]}}
+
+    cases = [
+        (pod(), pod(phase="Running", state="running"), False),  # a status update
+        (pod(node=None), pod(), True),  # scheduled
+        (pod(), pod(volumes=[{"name": "v"}, {"name": "w"}]), True),
+        (pod(phase="Running", state="running"), pod(phase="Succeeded", state="terminated"), True),
+        (pod(state="running"), pod(state="running", deleting=True), False),  # still running
+        (pod(state="running", deleting=True), pod(state="terminated", deleting=True), True),
+    ]
+    for old, new, want in cases:
+        assert attach_relevant_change(old, new) is want, (old, new)

@@ -48,7 +48,14 @@ from kstore.controllers.attachdetach.operationexecutor import (
 from kstore.controllers.attachdetach.populator import DesiredStateOfWorldPopulator, rebuild_actual_state
 from kstore.controllers.attachdetach.reconciler import Reconciler
 from kstore.controllers.attachdetach.statusupdater import NodeStatusUpdater
-from kstore.controllers.attachdetach.volumes import NodeName, Obj, VolumeResolver, node_ready, out_of_service
+from kstore.controllers.attachdetach.volumes import (
+    NodeName,
+    Obj,
+    VolumeResolver,
+    attach_relevant_change,
+    node_ready,
+    out_of_service,
+)
 from kstore.controllers.pv.controller import claims_of_pod
 from kstore.observe.metrics import RECONCILE_DURATION
 from kstore.volume.drivers import DriverMap
@@ -154,7 +161,8 @@ class AttachDetachController:
         p = self.populator
         self.nodes.add_handler(Handler(on_add=p.sync_node, on_update=lambda _o, n: p.sync_node(n),
                                        on_delete=p.delete_node))
-        self.pods.add_handler(Handler(on_add=p.sync_pod, on_update=lambda _o, n: p.sync_pod(n),
+        self.pods.add_handler(Handler(on_add=p.sync_pod,
+                                      on_update=lambda o, n: p.sync_pod(n) if attach_relevant_change(o, n) else None,
                                       on_delete=p.delete_pod))
         self.claims.add_handler(Handler(on_add=p.sync_claim, on_update=lambda _o, n: p.sync_claim(n),
                                         on_delete=p.sync_claim))

@@ -262,3 +262,14 @@ def volumes_in_use(node: Obj | None) -> list[str]:
     if node is None:
         return []
     return [str(v) for v in (node.get("status") or {}).get("volumesInUse") or []]
+
+
+def attach_relevant_change(old: Obj, new: Obj) -> bool:
+    """Whether a pod update can change what the pod wants attached: its node, its volumes, or
+    whether it has terminated. Status-only updates (a kubelet's ContainerCreating → Running)
+    cannot; what they would have retried (a claim not bound yet) is retried by the claim's and
+    the PV's own events and by the periodic full pass."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    return (old_spec.get("nodeName") != new_spec.get("nodeName")
+            or old_spec.get("volumes") != new_spec.get("volumes")
+            or pod_terminated(old) != pod_terminated(new))
