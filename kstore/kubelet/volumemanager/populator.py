@@ -5,10 +5,11 @@ Design:
 - `populate()` runs at the start of every reconciler pass, on the event loop, without I/O
   beyond the plugins' path arithmetic: the pod list comes from the node's pod informer, claims
   and PVs from informer caches (through the PluginManager's resolver).
-- A pod is (re)processed when it is new, its resourceVersion changed, its last processing
-  left errors (a claim not bound yet, a FlexVolume driver not discovered yet), or one of its
-  claims (or the PV bound to it) changed since (`claim_changed`; `mark_dirty` for all pods). Only volumes some container mounts or maps are wanted, as
-  in Kubernetes; a volume that cannot be processed is an error of the pod (Kubernetes'
+- A pod is (re)processed when it is new, its spec, labels or annotations changed (not on a
+  mere status write), its last processing left errors (a claim not bound yet, a FlexVolume
+  driver not discovered yet), or one of its claims (or the PV bound to it) changed since
+  (`claim_changed`; `mark_dirty` for all pods). Only volumes some container mounts or maps are
+  wanted, as in Kubernetes; a volume that cannot be processed is an error of the pod (Kubernetes'
   wording: `error processing PVC ns/x: PVC is not bound`), the pod's other volumes go ahead.
 - A pod leaves the desired state when it is gone or terminating (deletionTimestamp, or phase
   Succeeded / Failed) *and* its containers have stopped: the CRI bind mounts must be gone before
@@ -78,6 +79,11 @@ def claim_key_of(volume: Obj, pod: Obj) -> str | None:
     return None
 
 
+def _volume_inputs(pod: Obj) -> tuple[Any, Any, Any]:
+    meta = pod.get("metadata") or {}
+    return pod.get("spec"), meta.get("labels"), meta.get("annotations")
+
+
 class FlexDiscoveryPending(MountError):
     """The FlexVolume driver is being discovered: not an error yet, the pod waits."""
 
@@ -136,7 +142,10 @@ class Populator:
         self.flex = flex
         self._pods = pods
         self._containers_running = containers_running
-        self._processed: dict[PodUID, str] = {}  # uid → resourceVersion processed without errors
+        # uid → the resourceVersion and what volumes depend on (spec, labels, annotations: the
+        # downward API) processed without errors: a new resourceVersion with the same (the
+        # kubelet's own status writes, a condition) changes no volume
+        self._processed: dict[PodUID, tuple[str, Any]] = {}
         self._known: set[PodUID] = set()  # pods processed at least once and not removed
         self._dirty = True
         self._claims_of: dict[PodUID, set[str]] = {}  # pod → keys (namespace/name) of the claims it uses
@@ -183,8 +192,12 @@ class Populator:
         dirty_pods, self._dirty_pods = self._dirty_pods, set()
         for uid, pod in live.items():
             rv = str((pod.get("metadata") or {}).get("resourceVersion") or "")
-            if not dirty and uid not in dirty_pods and self._processed.get(uid) == rv:
-                continue
+            if not dirty and uid not in dirty_pods and (done := self._processed.get(uid)) is not None:
+                if done[0] == rv:
+                    continue
+                if done[1] == _volume_inputs(pod):
+                    self._processed[uid] = (rv, done[1])
+                    continue
             self.process_pod(pod)
             changed.add(uid)
         return changed
@@ -216,7 +229,7 @@ class Populator:
         if errors or waiting:
             self._processed.pop(uid, None)  # try again next pass
         else:
-            self._processed[uid] = rv
+            self._processed[uid] = (rv, _volume_inputs(pod))
 
     def _plugin(self, spec: Spec) -> VolumePlugin:
         flex = spec.source_of("flexVolume")
