@@ -37,6 +37,33 @@ def until(what: str, cond: Callable[[], Any], timeout: float = 30.0, *, poll: fl
         time.sleep(poll)
 
 
+def reconcile_passes(state_dir: Path, process: str, loop: str = "reconciler") -> float:
+    """How many reconcile passes of `loop` the process (e.g. `ad-controller`, `kubelet-node-2`)
+    has finished: kstore_reconcile_duration_seconds_count from its /metrics."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from kstore.config import read_cluster_file
+
+    url = read_cluster_file(state_dir / "cluster.json").metrics_url(process) + "/metrics"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "kstore_reconcile_duration_seconds_count" and sample.labels.get("loop") == loop:
+                return sample.value
+    return 0.0
+
+
+def after_passes(state_dir: Path, process: str, passes: int = 5, timeout: float = 30.0) -> None:
+    """Wait until the process has finished `passes` more reconcile passes than now: the way to
+    let a controller act before asserting that it did nothing (not a sleep)."""
+    start = reconcile_passes(state_dir, process)
+    until(f"{passes} reconcile passes of {process}",
+          lambda: reconcile_passes(state_dir, process) >= start + passes, timeout, poll=0.05)
+
+
 class Cluster:
     def __init__(self, state_dir: Path, *, nodes: int = 3) -> None:
         self.state_dir = state_dir

@@ -27,7 +27,7 @@ import yaml
 
 from kstore.supervisor import cleanup
 from kstore.volume.mount import SimulatedMounter, privileged
-from tests.e2e.cluster import KUBECTL, REPO, Cluster, kstore_cli
+from tests.e2e.cluster import KUBECTL, REPO, Cluster, after_passes, kstore_cli
 from tests.e2e.cluster import until as wait_until
 
 real_mounts = pytest.mark.skipif(not privileged(), reason="real loop devices need root with CAP_SYS_ADMIN")
@@ -166,7 +166,7 @@ def test_rwo_claim_wanted_on_a_second_node_waits_for_the_first(cluster: Cluster)
     apply(cluster, pod_doc("second", ns, "node-2", "shared"))
     message = f'Multi-Attach error for volume "{pv}" Volume is already used by pod(s) first'
     until("the Multi-Attach event", lambda: ("Warning", "FailedAttachVolume", message) in events(cluster, ns, "second"))
-    time.sleep(1.0)  # several reconcile passes: still only on node-1
+    after_passes(cluster.state_dir, "ad-controller")  # several reconcile passes: still only on node-1
     assert [va["spec"]["nodeName"] for va in attachments(cluster, pv)] == ["node-1"]
 
     force_delete(cluster, ns, "first")
@@ -196,7 +196,7 @@ def test_kill_9_of_the_ad_controller_attaches_nothing_twice(cluster: Cluster) ->
         p if (p := process(cluster, "ad-controller"))["pid"] not in (None, before["pid"]) and p["ready"] else None),
         timeout=90)
     assert after["restarts"] == before["restarts"] + 1
-    time.sleep(1.0)  # several reconcile passes of the new process
+    after_passes(cluster.state_dir, "ad-controller")  # several reconcile passes of the new process
     again = attached_on(cluster, pv, "node-3")
     assert again is not None and again["metadata"]["uid"] == va["metadata"]["uid"]
     assert again["status"] == va["status"]  # nothing re-attached, nothing rewritten
@@ -282,7 +282,7 @@ def test_simulated_attach_waits_for_the_node_to_stop_using_the_volume(sim_cluste
 
     patch_node_status(cluster, node, {"volumesInUse": [name]})  # as a kubelet reports a mounted volume
     force_delete(cluster, ns, "web")
-    time.sleep(1.5)  # many reconcile passes: the node still uses it and is Ready, so it stays
+    after_passes(cluster.state_dir, "ad-controller", 10)  # the node still uses it and is Ready: it stays
     assert attached_on(cluster, pv, node) is not None and simulated_loop(cluster, pv) == device
     patch_node_status(cluster, node, {"volumesInUse": None})  # unmounted
     until("VolumeAttachment deleted", lambda: not attachments(cluster, pv))

@@ -7,8 +7,6 @@ events, files, the mount table).
 
 Real mounts (the tests run as root) on the `cluster` fixture; a second cluster with
 `simulate_mounts: true` runs the shared-volume and restart scenarios in the simulated mode.
-Block-volume tests need the ad-controller to create VolumeAttachments; they skip, saying so,
-when none appears within 30 s.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +26,7 @@ import yaml
 from kstore.config import read_cluster_file
 from kstore.supervisor import cleanup
 from kstore.volume.mount import SimulatedMounter, parse_mountinfo
-from tests.e2e.cluster import KUBECTL, MANIFESTS, Cluster, kstore_cli
+from tests.e2e.cluster import KUBECTL, MANIFESTS, Cluster, after_passes, kstore_cli
 from tests.e2e.cluster import until as wait_until
 
 ROOK = MANIFESTS / "rook__rook"
@@ -123,15 +120,10 @@ def attached_volumes(cluster: Cluster) -> list[dict[str, Any]]:
 
 
 def need_attachments(cluster: Cluster, pv: str) -> dict[str, Any]:
-    """The VolumeAttachment of the PV once the ad-controller made it; skip when it never does."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for va in attached_volumes(cluster):
-            if va["spec"].get("source", {}).get("persistentVolumeName") == pv:
-                return va
-        time.sleep(0.5)
-    pytest.skip(f"no VolumeAttachment for {pv} within 30 s: the ad-controller does not attach yet, and "
-                "block volumes mount only once attached")
+    """The VolumeAttachment of the PV, once the ad-controller made it."""
+    return until(f"a VolumeAttachment for {pv}", lambda: next(
+        (va for va in attached_volumes(cluster) if va["spec"].get("source", {}).get("persistentVolumeName") == pv),
+        None), timeout=30)
 
 
 def rbd_class(cluster: Cluster) -> None:
@@ -508,7 +500,7 @@ def test_kill_9_of_a_kubelet_keeps_its_pods_running_and_mounts_nothing_twice(clu
         before = sorted(m[0] for m in real_mounts(cluster))
         started = pod["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
         kill_kubelet(cluster, node)
-        time.sleep(2.0)  # a few reconciler passes of the new kubelet
+        after_passes(cluster.state_dir, f"kubelet-{node}")  # the new kubelet reconciled a few times
         after = sorted(m[0] for m in real_mounts(cluster))
         assert after == before and len(after) == len(set(after))  # nothing doubled, nothing lost
         again = get(cluster, "pod", "survivor", ns) or {}
@@ -591,7 +583,7 @@ def test_simulated_mode_shares_cephfs_and_survives_kill_9(sim_cluster: Cluster) 
         before = sorted(str(m.target) for m in records.mounts_under(cluster.state_dir))
         assert sum("/containers/" in t for t in before) == 3
         kill_kubelet(cluster, pods[0]["spec"]["nodeName"])
-        time.sleep(2.0)
+        after_passes(cluster.state_dir, f"kubelet-{pods[0]['spec']['nodeName']}")
         assert sorted(str(m.target) for m in records.mounts_under(cluster.state_dir)) == before
         assert all(running(get(cluster, "pod", p["metadata"]["name"], "kube-system")) for p in pods)
         assert not real_mounts(cluster)
