@@ -829,15 +829,21 @@ class RealMounter:
     def list_loops(self) -> list[LoopDevice]:
         return [lo for lo in self._loops() if lo.backing_file.is_relative_to(self._guard.root)]
 
-    def loop_backing_file(self, device: str) -> Path | None:
+    def _backing_text(self, device: str) -> str | None:
+        """sysfs's backing_file of one of our loop devices as it stands (" (deleted)" and all);
+        None when the device is not attached, or not a loop device."""
         m = _REAL_LOOP.fullmatch(device or "")
         if m is None:
             return None
         try:
-            backing = (self._sys_block / f"loop{m.group(1)}" / "loop" / "backing_file").read_text().rstrip("\n")
+            with open(f"{self._sys_block}/loop{m.group(1)}/loop/backing_file") as f:
+                return f.read().rstrip("\n")
         except OSError:
             return None
-        return Path(backing.removesuffix(" (deleted)"))
+
+    def loop_backing_file(self, device: str) -> Path | None:
+        backing = self._backing_text(device)
+        return None if backing is None else Path(backing.removesuffix(" (deleted)"))
 
     def _our_device(self, device: str) -> Path:
         """The backing file of one of our loop devices; Unsafe for any other device."""
@@ -866,14 +872,7 @@ class RealMounter:
         return self._guard.root / "run" / "loops" / f"{_sha(resolved)}{suffix}"
 
     def _backs(self, device: str, resolved: str) -> bool:
-        m = _REAL_LOOP.fullmatch(device or "")
-        if m is None:
-            return False
-        try:
-            with open(f"{self._sys_block}/loop{m.group(1)}/loop/backing_file") as f:
-                return f.read().rstrip("\n") == resolved
-        except OSError:
-            return False
+        return self._backing_text(device) == resolved
 
     def find_loop(self, image: Path) -> str | None:
         resolved = os.path.realpath(image)
@@ -1146,12 +1145,10 @@ class RealMounter:
         return None
 
     def device_health(self, device: str) -> str | None:
-        m = _REAL_LOOP.fullmatch(device or "")
-        if m is None:
+        if _REAL_LOOP.fullmatch(device or "") is None:
             return None
-        try:
-            backing = (self._sys_block / f"loop{m.group(1)}" / "loop" / "backing_file").read_text().rstrip("\n")
-        except OSError:
+        backing = self._backing_text(device)
+        if backing is None:
             return f"its device {device} is no longer attached"
         if backing.endswith(" (deleted)"):
             return f"its image {backing.removesuffix(' (deleted)')} was deleted under it"

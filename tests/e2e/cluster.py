@@ -3,12 +3,14 @@ kubectl (with its own cache dir) against it, and `kstore down` afterwards whatev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +100,21 @@ class Cluster:
     def popen_kubectl(self, *args: str) -> subprocess.Popen[str]:
         cmd = [KUBECTL, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@contextlib.contextmanager
+def started(c: Cluster) -> Iterator[Cluster]:
+    """`kstore up` the cluster for a fixture, and `kstore down` it (and clean what a crash
+    left) whatever happens; skip when there is no kubectl to drive it."""
+    if shutil.which(KUBECTL) is None:
+        import pytest
+
+        pytest.skip("kubectl is not installed")
+    try:
+        c.up()
+        yield c
+    finally:
+        c.down()
+        from kstore.supervisor import cleanup
+
+        cleanup.down(c.state_dir)

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from kstore.supervisor import cleanup
-from tests.e2e.cluster import KUBECTL, MANIFESTS, Cluster
+from tests.e2e.cluster import MANIFESTS, Cluster, started
 
 # Module-level names that stand for files of ../shared/manifests.
 _MANIFEST_NAMES = {"MANIFESTS", "EBS", "ROOK", "WEB", "EPHEMERAL_POD"}
@@ -24,13 +22,5 @@ def _needs_manifests(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One cluster per test module (starting one takes seconds); every test uses its own names."""
-    if shutil.which(KUBECTL) is None:
-        pytest.skip("kubectl is not installed")
-    state = tmp_path_factory.mktemp("kstore-e2e-") / "state"
-    c = Cluster(state)
-    try:
-        c.up()
+    with started(Cluster(tmp_path_factory.mktemp("kstore-e2e-") / "state")) as c:
         yield c
-    finally:
-        c.down()
-        cleanup.down(state)

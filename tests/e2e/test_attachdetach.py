@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import time
 import urllib.request
@@ -25,9 +24,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kstore.supervisor import cleanup
 from kstore.volume.mount import SimulatedMounter, privileged
-from tests.e2e.cluster import KUBECTL, REPO, Cluster, after_passes, kstore_cli
+from tests.e2e.cluster import REPO, Cluster, after_passes, kstore_cli, started
 from tests.e2e.cluster import until as wait_until
 
 real_mounts = pytest.mark.skipif(not privileged(), reason="real loop devices need root with CAP_SYS_ADMIN")
@@ -230,20 +228,13 @@ class SimulatedCluster(Cluster):
 
 @pytest.fixture(scope="module")
 def sim_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimulatedCluster]:
-    if shutil.which(KUBECTL) is None:
-        pytest.skip("kubectl is not installed")
     base = tmp_path_factory.mktemp("kstore-e2e-sim-")
     config = yaml.safe_load((REPO / "configs" / "dev.yaml").read_text())
     config["simulate_mounts"] = True
     config["periods"]["max_wait_for_unmount"] = MAX_WAIT
     (base / "simulated.yaml").write_text(yaml.safe_dump(config))
-    c = SimulatedCluster(base / "state", base / "simulated.yaml")
-    try:
-        c.up()
+    with started(SimulatedCluster(base / "state", base / "simulated.yaml")) as c:
         yield c
-    finally:
-        c.down()
-        cleanup.down(c.state_dir)
 
 
 def kubelet_less_node(cluster: Cluster, name: str) -> None:

@@ -24,9 +24,8 @@ import pytest
 import yaml
 
 from kstore.config import read_cluster_file
-from kstore.supervisor import cleanup
 from kstore.volume.mount import SimulatedMounter, parse_mountinfo
-from tests.e2e.cluster import KUBECTL, MANIFESTS, Cluster, after_passes, kstore_cli
+from tests.e2e.cluster import MANIFESTS, Cluster, after_passes, kstore_cli, started
 from tests.e2e.cluster import until as wait_until
 
 ROOK = MANIFESTS / "rook__rook"
@@ -148,16 +147,8 @@ class SimulatedCluster(Cluster):
 
 @pytest.fixture(scope="module")
 def sim_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    if __import__("shutil").which(KUBECTL) is None:
-        pytest.skip("kubectl is not installed")
-    state = tmp_path_factory.mktemp("kstore-sim-") / "state"
-    c = SimulatedCluster(state)
-    try:
-        c.up()
+    with started(SimulatedCluster(tmp_path_factory.mktemp("kstore-sim-") / "state")) as c:
         yield c
-    finally:
-        c.down()
-        cleanup.down(state)
 
 
 # ---- the seed's example: rook cephfs kube-registry
@@ -361,6 +352,13 @@ def test_a_hanging_or_garbage_flex_driver_gets_failed_mount_and_the_kubelet_serv
 # ---- block volumes: rook rbd
 
 
+def rbd_claim(cluster: Cluster, ns: str) -> None:
+    """The namespace, rook's rbd class and its claim `rbd-pvc`."""
+    cluster.namespace(ns)
+    rbd_class(cluster)
+    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+
+
 def rbd_pod(cluster: Cluster, ns: str, name: str, *, node: str | None = None) -> dict[str, Any]:
     apply(cluster, pod_manifest(name, [{"name": "data", "persistentVolumeClaim": {"claimName": "rbd-pvc"}}],
                                 [{"name": "data", "mountPath": "/data"}], node=node), ns)
@@ -377,9 +375,7 @@ def pod_volume_dir(cluster: Cluster, pod: dict[str, Any], pv: str) -> Path:
 
 def test_rbd_volume_is_ext4_on_a_loop_device_and_keeps_its_files_across_nodes(cluster: Cluster) -> None:
     ns = "kl-rbd"
-    cluster.namespace(ns)
-    rbd_class(cluster)
-    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    rbd_claim(cluster, ns)
     try:
         first = rbd_pod(cluster, ns, "writer")
         pv = cluster.get_json("pvc", "rbd-pvc", "-n", ns)["spec"]["volumeName"]
@@ -411,9 +407,7 @@ def test_deleting_the_claim_unmounts_detaches_and_removes_the_image(cluster: Clu
     """The seed's way back: pod gone → unmount → detach → claim deleted → (reclaim Delete) the
     backend volume is deleted, and nothing of it is left on the machine."""
     ns = "kl-back"
-    cluster.namespace(ns)
-    rbd_class(cluster)
-    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    rbd_claim(cluster, ns)
     pod = rbd_pod(cluster, ns, "user")
     pv = cluster.get_json("pvc", "rbd-pvc", "-n", ns)["spec"]["volumeName"]
     image = cluster.state_dir / "pool" / "block" / pv
@@ -431,9 +425,7 @@ def test_deleting_the_claim_unmounts_detaches_and_removes_the_image(cluster: Clu
 
 def test_expansion_while_the_pod_runs_grows_the_mounted_filesystem(cluster: Cluster) -> None:
     ns = "kl-expand"
-    cluster.namespace(ns)
-    rbd_class(cluster)
-    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    rbd_claim(cluster, ns)
     try:
         pod = rbd_pod(cluster, ns, "grows")
         pv = cluster.get_json("pvc", "rbd-pvc", "-n", ns)["spec"]["volumeName"]
@@ -595,9 +587,7 @@ def test_simulated_mode_shares_cephfs_and_survives_kill_9(sim_cluster: Cluster) 
 def test_simulated_mode_block_volume_keeps_its_files_and_leaves_nothing(sim_cluster: Cluster) -> None:
     cluster = sim_cluster
     ns = "kl-sim-rbd"
-    cluster.namespace(ns)
-    rbd_class(cluster)
-    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    rbd_claim(cluster, ns)
     records = SimulatedMounter(cluster.state_dir)
     try:
         first = rbd_pod(cluster, ns, "writer")
@@ -640,9 +630,7 @@ def test_a_block_image_deleted_under_its_pod_is_reported_and_the_pod_still_goes_
     serves other pods, and deleting the pod and the claim still unmounts, detaches, frees the
     loop device and deletes the PV."""
     ns = "kl-gone-block"
-    cluster.namespace(ns)
-    rbd_class(cluster)
-    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    rbd_claim(cluster, ns)
     try:
         pod = rbd_pod(cluster, ns, "victim")
         node = pod["spec"]["nodeName"]
@@ -708,19 +696,14 @@ def test_a_shared_directory_removed_or_unmounted_under_its_pods_is_reported(clus
 @pytest.fixture
 def small_pool_cluster(tmp_path: Path) -> Iterator[Cluster]:
     """One node whose pool is a 32 MiB tmpfs mounted at <state>/pool before `kstore up`."""
-    if __import__("shutil").which(KUBECTL) is None:
-        pytest.skip("kubectl is not installed")
     state = tmp_path / "state"
     pool = state / "pool"
     pool.mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "kstore-test-pool", str(pool)], check=True)
-    c = Cluster(state, nodes=1)
     try:
-        c.up()
-        yield c
+        with started(Cluster(state, nodes=1)) as c:
+            yield c
     finally:
-        c.down()
-        cleanup.down(state)
         if os.path.ismount(pool):
             subprocess.run(["umount", "-l", str(pool)], check=False)
 
@@ -728,9 +711,7 @@ def small_pool_cluster(tmp_path: Path) -> Iterator[Cluster]:
 def test_a_full_pool_fails_the_mount_with_a_clear_event_until_space_is_freed(small_pool_cluster: Cluster) -> None:
     cluster = small_pool_cluster
     ns = "kl-full"
-    cluster.namespace(ns)
-    rbd_class(cluster)
-    cluster.kubectl("apply", "-n", ns, "-f", str(RBD_CLAIM), check=True)
+    rbd_claim(cluster, ns)
     until("rbd-pvc Bound (a sparse image: no space taken yet)",
           lambda: ((get(cluster, "pvc", "rbd-pvc", ns) or {}).get("status") or {}).get("phase") == "Bound")
     filler = cluster.state_dir / "pool" / "filler"
