@@ -88,7 +88,7 @@ def health_targets(dsw: DesiredStateOfWorld, asw: ActualStateOfWorld) -> list[He
 
 
 def check_health(mounter: Mounter, targets: list[HealthTarget]) -> list[tuple[HealthTarget, str | None]]:
-    """Each target with why it is abnormal, or None (blocking: reads the mount table and sysfs)."""
+    """Each target with why it is abnormal, or None (blocking: statx, stat, sysfs)."""
     out: list[tuple[HealthTarget, str | None]] = []
     for t in targets:
         try:
