@@ -3,13 +3,16 @@
 
 The two unions share most source types; where Kubernetes has a separate persistent variant (its
 secret reference can name another namespace), both are defined: `RBDVolumeSource` and
-`RBDPersistentVolumeSource`, `CSIVolumeSource` and `CSIPersistentVolumeSource`, ...
+`RBDPersistentVolumeSource`, `CSIVolumeSource` and `CSIPersistentVolumeSource`, ... Twins whose
+fields differ only in the type of their secret reference (and perhaps a field the persistent one
+adds) share one field table (`RBD`, `CEPHFS`, ...), built for each side by `twin`.
 """
 
 from __future__ import annotations
 
 from kstore.api.schema.dsl import (
     CORE,
+    Field,
     arr,
     b,
     i32,
@@ -60,6 +63,107 @@ obj(
     containerName=s("Container name: required for volumes, optional for env vars."),
     resource=s("Resource to select, e.g. limits.cpu.", req=True),
     divisor=q("Output format of the exposed resource; 1 when unset."),
+)
+
+
+class _SecretRef:
+    """A twin's secret reference, whose type differs between the pod source and the persistent
+    one (LocalObjectReference in the pod's namespace; SecretReference or ObjectReference)."""
+
+    def __init__(self, doc: str, *, req: bool = False) -> None:
+        self.doc, self.req = doc, req
+
+
+def secret_ref(doc: str, *, req: bool = False) -> _SecretRef:
+    return _SecretRef(doc, req=req)
+
+
+def twin(fields: dict[str, Field | _SecretRef], secret_kind: str) -> dict[str, Field]:
+    """The fields of one of a twin pair, its secret reference of `secret_kind`."""
+    return {k: ref(secret_kind, v.doc, req=v.req) if isinstance(v, _SecretRef) else v for k, v in fields.items()}
+
+
+# Fields shared by a pod volume source and its persistent twin, defined once.
+GLUSTERFS = dict(
+    endpoints=s("Name of the endpoints object that details the Glusterfs topology.", req=True),
+    path=s("Glusterfs volume path.", req=True),
+    readOnly=b(READ_ONLY),
+)
+
+RBD = dict(
+    monitors=strs("Ceph monitors.", req=True),
+    image=s("Rados image name.", req=True),
+    fsType=s(FS_TYPE),
+    pool=s("Rados pool name; rbd when unset."),
+    user=s("Rados user name; admin when unset."),
+    keyring=s("Path to the key ring for the user; /etc/ceph/keyring when unset."),
+    secretRef=secret_ref("Authentication secret for the user; overrides keyring."),
+    readOnly=b(READ_ONLY),
+)
+
+ISCSI = dict(
+    targetPortal=s("iSCSI target portal, an IP or ip_addr:port.", req=True),
+    iqn=s("iSCSI qualified name of the target.", req=True),
+    lun=i32("iSCSI target LUN number.", req=True),
+    iscsiInterface=s("iSCSI interface name that uses an iSCSI transport; 'default' (tcp) when unset."),
+    fsType=s(FS_TYPE),
+    readOnly=b(READ_ONLY),
+    portals=strs("iSCSI target portal list."),
+    chapAuthDiscovery=b("Whether iSCSI discovery CHAP authentication is supported."),
+    chapAuthSession=b("Whether iSCSI session CHAP authentication is supported."),
+    secretRef=secret_ref("CHAP secret for iSCSI target and initiator authentication."),
+    initiatorName=s("Custom iSCSI initiator name."),
+)
+
+CINDER = dict(
+    volumeID=s("ID of the volume in Cinder.", req=True),
+    fsType=s(FS_TYPE),
+    readOnly=b(READ_ONLY),
+    secretRef=secret_ref("Secret with the parameters to connect to OpenStack."),
+)
+
+CEPHFS = dict(
+    monitors=strs("Ceph monitors.", req=True),
+    path=s("Mounted root within the Ceph tree; / when unset."),
+    user=s("Rados user name; admin when unset."),
+    secretFile=s("Path to the key ring for the user; /etc/ceph/user.secret when unset."),
+    secretRef=secret_ref("Authentication secret for the user."),
+    readOnly=b(READ_ONLY),
+)
+
+FLEX = dict(
+    driver=s("Name of the driver.", req=True),
+    fsType=s("Filesystem type to mount; the default depends on the driver script."),
+    secretRef=secret_ref("Secret with sensitive data passed to the plugin scripts."),
+    readOnly=b(READ_ONLY),
+    options=smap("Extra command options."),
+)
+
+AZURE_FILE = dict(
+    secretName=s("Name of the secret holding the Azure storage account name and key.", req=True),
+    shareName=s("Azure share name.", req=True),
+    readOnly=b(READ_ONLY),
+)
+
+SCALEIO = dict(
+    gateway=s("Host address of the ScaleIO API gateway.", req=True),
+    system=s("Name of the storage system as configured in ScaleIO.", req=True),
+    secretRef=secret_ref("Secret for the ScaleIO user and other sensitive data.", req=True),
+    sslEnabled=b("Enable SSL communication with the gateway."),
+    protectionDomain=s("Name of the ScaleIO protection domain."),
+    storagePool=s("ScaleIO storage pool associated with the protection domain."),
+    storageMode=s("ThickProvisioned or ThinProvisioned; ThinProvisioned when unset."),
+    volumeName=s("Name of an existing volume in the ScaleIO system."),
+    fsType=s("Filesystem type to mount; xfs when unset."),
+    readOnly=b(READ_ONLY),
+)
+
+STORAGEOS = dict(
+    volumeName=s("Human-readable name of the StorageOS volume."),
+    volumeNamespace=s("Scope of the volume within StorageOS; the pod's namespace when unset."),
+    fsType=s(FS_TYPE),
+    readOnly=b(READ_ONLY),
+    secretRef=secret_ref("Secret with the StorageOS API credentials."),
 )
 
 # --- sources shared by pods and persistent volumes -------------------------------------------
@@ -176,24 +280,12 @@ obj(
 obj(
     "ISCSIVolumeSource",
     "An iSCSI disk.",
-    targetPortal=s("iSCSI target portal, an IP or ip_addr:port.", req=True),
-    iqn=s("iSCSI qualified name of the target.", req=True),
-    lun=i32("iSCSI target LUN number.", req=True),
-    iscsiInterface=s("iSCSI interface name that uses an iSCSI transport; 'default' (tcp) when unset."),
-    fsType=s(FS_TYPE),
-    readOnly=b(READ_ONLY),
-    portals=strs("iSCSI target portal list."),
-    chapAuthDiscovery=b("Whether iSCSI discovery CHAP authentication is supported."),
-    chapAuthSession=b("Whether iSCSI session CHAP authentication is supported."),
-    secretRef=ref("LocalObjectReference", "CHAP secret for iSCSI target and initiator authentication."),
-    initiatorName=s("Custom iSCSI initiator name."),
+    **twin(ISCSI, "LocalObjectReference"),
 )
 obj(
     "GlusterfsVolumeSource",
     "A Glusterfs mount that lasts the lifetime of a pod.",
-    endpoints=s("Name of the endpoints object that details the Glusterfs topology.", req=True),
-    path=s("Glusterfs volume path.", req=True),
-    readOnly=b(READ_ONLY),
+    **GLUSTERFS,
 )
 obj(
     "PersistentVolumeClaimVolumeSource",
@@ -204,41 +296,22 @@ obj(
 obj(
     "RBDVolumeSource",
     "A Rados Block Device mount that lasts the lifetime of a pod.",
-    monitors=strs("Ceph monitors.", req=True),
-    image=s("Rados image name.", req=True),
-    fsType=s(FS_TYPE),
-    pool=s("Rados pool name; rbd when unset."),
-    user=s("Rados user name; admin when unset."),
-    keyring=s("Path to the key ring for the user; /etc/ceph/keyring when unset."),
-    secretRef=ref("LocalObjectReference", "Authentication secret for the user; overrides keyring."),
-    readOnly=b(READ_ONLY),
+    **twin(RBD, "LocalObjectReference"),
 )
 obj(
     "FlexVolumeSource",
     "A generic volume provisioned and attached by an exec-based plugin.",
-    driver=s("Name of the driver.", req=True),
-    fsType=s("Filesystem type to mount; the default depends on the driver script."),
-    secretRef=ref("LocalObjectReference", "Secret with sensitive data passed to the plugin scripts."),
-    readOnly=b(READ_ONLY),
-    options=smap("Extra command options."),
+    **twin(FLEX, "LocalObjectReference"),
 )
 obj(
     "CinderVolumeSource",
     "A Cinder volume in OpenStack.",
-    volumeID=s("ID of the volume in Cinder.", req=True),
-    fsType=s(FS_TYPE),
-    readOnly=b(READ_ONLY),
-    secretRef=ref("LocalObjectReference", "Secret with the parameters to connect to OpenStack."),
+    **twin(CINDER, "LocalObjectReference"),
 )
 obj(
     "CephFSVolumeSource",
     "A Ceph FS mount that lasts the lifetime of a pod.",
-    monitors=strs("Ceph monitors.", req=True),
-    path=s("Mounted root within the Ceph tree; / when unset."),
-    user=s("Rados user name; admin when unset."),
-    secretFile=s("Path to the key ring for the user; /etc/ceph/user.secret when unset."),
-    secretRef=ref("LocalObjectReference", "Authentication secret for the user."),
-    readOnly=b(READ_ONLY),
+    **twin(CEPHFS, "LocalObjectReference"),
 )
 obj(
     "DownwardAPIVolumeFile",
@@ -259,9 +332,7 @@ obj(
 obj(
     "AzureFileVolumeSource",
     "An Azure File Service mount on the host, bind mounted into the pod.",
-    secretName=s("Name of the secret holding the Azure storage account name and key.", req=True),
-    shareName=s("Azure share name.", req=True),
-    readOnly=b(READ_ONLY),
+    **AZURE_FILE,
 )
 obj(
     "ConfigMapVolumeSource",
@@ -324,25 +395,12 @@ obj(
 obj(
     "ScaleIOVolumeSource",
     "A ScaleIO persistent volume.",
-    gateway=s("Host address of the ScaleIO API gateway.", req=True),
-    system=s("Name of the storage system as configured in ScaleIO.", req=True),
-    secretRef=ref("LocalObjectReference", "Secret for the ScaleIO user and other sensitive data.", req=True),
-    sslEnabled=b("Enable SSL communication with the gateway."),
-    protectionDomain=s("Name of the ScaleIO protection domain."),
-    storagePool=s("ScaleIO storage pool associated with the protection domain."),
-    storageMode=s("ThickProvisioned or ThinProvisioned; ThinProvisioned when unset."),
-    volumeName=s("Name of an existing volume in the ScaleIO system."),
-    fsType=s("Filesystem type to mount; xfs when unset."),
-    readOnly=b(READ_ONLY),
+    **twin(SCALEIO, "LocalObjectReference"),
 )
 obj(
     "StorageOSVolumeSource",
     "A StorageOS volume.",
-    volumeName=s("Human-readable name of the StorageOS volume."),
-    volumeNamespace=s("Scope of the volume within StorageOS; the pod's namespace when unset."),
-    fsType=s(FS_TYPE),
-    readOnly=b(READ_ONLY),
-    secretRef=ref("LocalObjectReference", "Secret with the StorageOS API credentials."),
+    **twin(STORAGEOS, "LocalObjectReference"),
 )
 obj(
     "CSIVolumeSource",
@@ -422,86 +480,44 @@ obj(
 obj(
     "GlusterfsPersistentVolumeSource",
     "A Glusterfs volume attached to a host and exposed to the pod.",
-    endpoints=s("Name of the endpoints object that details the Glusterfs topology.", req=True),
-    path=s("Glusterfs volume path.", req=True),
-    readOnly=b(READ_ONLY),
+    **GLUSTERFS,
     endpointsNamespace=s("Namespace of the endpoints object; the claim's namespace when unset."),
 )
 obj(
     "RBDPersistentVolumeSource",
     "A Rados Block Device mount.",
-    monitors=strs("Ceph monitors.", req=True),
-    image=s("Rados image name.", req=True),
-    fsType=s(FS_TYPE),
-    pool=s("Rados pool name; rbd when unset."),
-    user=s("Rados user name; admin when unset."),
-    keyring=s("Path to the key ring for the user; /etc/ceph/keyring when unset."),
-    secretRef=ref("SecretReference", "Authentication secret for the user; overrides keyring."),
-    readOnly=b(READ_ONLY),
+    **twin(RBD, "SecretReference"),
 )
 obj(
     "ISCSIPersistentVolumeSource",
     "An iSCSI disk.",
-    targetPortal=s("iSCSI target portal, an IP or ip_addr:port.", req=True),
-    iqn=s("iSCSI qualified name of the target.", req=True),
-    lun=i32("iSCSI target LUN number.", req=True),
-    iscsiInterface=s("iSCSI interface name that uses an iSCSI transport; 'default' (tcp) when unset."),
-    fsType=s(FS_TYPE),
-    readOnly=b(READ_ONLY),
-    portals=strs("iSCSI target portal list."),
-    chapAuthDiscovery=b("Whether iSCSI discovery CHAP authentication is supported."),
-    chapAuthSession=b("Whether iSCSI session CHAP authentication is supported."),
-    secretRef=ref("SecretReference", "CHAP secret for iSCSI target and initiator authentication."),
-    initiatorName=s("Custom iSCSI initiator name."),
+    **twin(ISCSI, "SecretReference"),
 )
 obj(
     "CinderPersistentVolumeSource",
     "A Cinder volume in OpenStack.",
-    volumeID=s("ID of the volume in Cinder.", req=True),
-    fsType=s(FS_TYPE),
-    readOnly=b(READ_ONLY),
-    secretRef=ref("SecretReference", "Secret with the parameters to connect to OpenStack."),
+    **twin(CINDER, "SecretReference"),
 )
 obj(
     "CephFSPersistentVolumeSource",
     "A Ceph FS mount.",
-    monitors=strs("Ceph monitors.", req=True),
-    path=s("Mounted root within the Ceph tree; / when unset."),
-    user=s("Rados user name; admin when unset."),
-    secretFile=s("Path to the key ring for the user; /etc/ceph/user.secret when unset."),
-    secretRef=ref("SecretReference", "Authentication secret for the user."),
-    readOnly=b(READ_ONLY),
+    **twin(CEPHFS, "SecretReference"),
 )
 obj(
     "FlexPersistentVolumeSource",
     "A generic persistent volume provisioned and attached by an exec-based plugin.",
-    driver=s("Name of the driver.", req=True),
-    fsType=s("Filesystem type to mount; the default depends on the driver script."),
-    secretRef=ref("SecretReference", "Secret with sensitive data passed to the plugin scripts."),
-    readOnly=b(READ_ONLY),
-    options=smap("Extra command options."),
+    **twin(FLEX, "SecretReference"),
 )
 obj(
     "AzureFilePersistentVolumeSource",
     "An Azure File Service mount.",
-    secretName=s("Name of the secret holding the Azure storage account name and key.", req=True),
-    shareName=s("Azure share name.", req=True),
-    readOnly=b(READ_ONLY),
+    **AZURE_FILE,
     secretNamespace=s("Namespace of the secret; the pod's namespace when unset."),
 )
 obj(
     "ScaleIOPersistentVolumeSource",
     "A ScaleIO persistent volume.",
-    gateway=s("Host address of the ScaleIO API gateway.", req=True),
-    system=s("Name of the storage system as configured in ScaleIO.", req=True),
-    secretRef=ref("SecretReference", "Secret for the ScaleIO user and other sensitive data.", req=True),
-    sslEnabled=b("Enable SSL communication with the gateway."),
-    protectionDomain=s("Name of the ScaleIO protection domain."),
-    storagePool=s("ScaleIO storage pool associated with the protection domain."),
-    storageMode=s("ThickProvisioned or ThinProvisioned; ThinProvisioned when unset."),
-    volumeName=s("Name of an existing volume in the ScaleIO system."),
-    fsType=s("Filesystem type to mount; xfs when unset."),
-    readOnly=b(READ_ONLY),
+    **twin(SCALEIO, "SecretReference"),
 )
 obj(
     "LocalVolumeSource",
@@ -512,11 +528,7 @@ obj(
 obj(
     "StorageOSPersistentVolumeSource",
     "A StorageOS volume.",
-    volumeName=s("Human-readable name of the StorageOS volume."),
-    volumeNamespace=s("Scope of the volume within StorageOS; the pod's namespace when unset."),
-    fsType=s(FS_TYPE),
-    readOnly=b(READ_ONLY),
-    secretRef=ref("ObjectReference", "Secret with the StorageOS API credentials."),
+    **twin(STORAGEOS, "ObjectReference"),
 )
 obj(
     "CSIPersistentVolumeSource",
