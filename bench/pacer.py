@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench import child
@@ -29,6 +30,27 @@ def percentile(sorted_values: list[float], q: float) -> float:
         return float("nan")
     rank = max(1, -(-len(sorted_values) * q // 100))  # ceil(n * q / 100), at least 1
     return sorted_values[int(rank) - 1]
+
+
+async def send_paced(create: Callable[[int], Awaitable[None]], *, total: int, rate: float) -> tuple[float, int]:
+    """Call `create(n)` for n in 0..total-1, the n-th due at start + n / rate, without waiting
+    for one to finish before the next is due (open loop); return when all have finished, with
+    (start, the most that were in flight at once)."""
+    inflight: set[asyncio.Task[None]] = set()
+    max_inflight = 0
+    start = time.perf_counter()
+    scheduled = 0  # creates started so far; the n-th is due at start + n / rate
+    while scheduled < total:
+        due = min(total, int((time.perf_counter() - start) * rate) + 1)
+        for n in range(scheduled, due):
+            task = asyncio.ensure_future(create(n))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+        scheduled = due
+        max_inflight = max(max_inflight, len(inflight))
+        await asyncio.sleep(max(0.0, start + scheduled / rate - time.perf_counter()))
+    await asyncio.gather(*inflight)
+    return start, max_inflight
 
 
 async def measure(client: BusClient, *, rate: float, duration: float, drain: float = 5.0) -> dict[str, Any]:
@@ -52,10 +74,9 @@ async def measure(client: BusClient, *, rate: float, duration: float, drain: flo
     await child.wait_subscribed()
 
     errors: list[str] = []
-    inflight: set[asyncio.Task[None]] = set()
-    max_inflight = 0
 
-    async def create(name: str) -> None:
+    async def create(n: int) -> None:
+        name = f"lat-{n}"
         sent[name] = time.perf_counter()  # the first step of the task encodes and sends at once
         try:
             await client.create(pvc(name))
@@ -63,18 +84,7 @@ async def measure(client: BusClient, *, rate: float, duration: float, drain: flo
             errors.append(f"{name}: {e.code} {e.message}")
 
     child.emit(loading=True)
-    start = time.perf_counter()
-    scheduled = 0  # creates started so far; the n-th is due at start + n / rate
-    while scheduled < total:
-        due = min(total, int((time.perf_counter() - start) * rate) + 1)
-        for n in range(scheduled, due):
-            task = asyncio.ensure_future(create(f"lat-{n}"))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-        scheduled = due
-        max_inflight = max(max_inflight, len(inflight))
-        await asyncio.sleep(max(0.0, start + scheduled / rate - time.perf_counter()))
-    await asyncio.gather(*inflight)
+    start, max_inflight = await send_paced(create, total=total, rate=rate)
     first, last = min(sent.values()), max(sent.values())
     lag = max(sent[f"lat-{n}"] - (start + n / rate) for n in range(total))  # how late the pacer sent
     expected = total - len(errors)

@@ -32,7 +32,7 @@ from typing import Any
 
 from bench import child
 from bench.objects import STATIC_CLASS, bench_class, class_pvc, ensure, static_pv
-from bench.pacer import percentile
+from bench.pacer import percentile, send_paced
 from bus import codec
 from kstore.api.errors import ApiError
 from kstore.client.bus_client import BusClient, object_key
@@ -136,10 +136,9 @@ async def paced(client: BusClient, args: argparse.Namespace) -> None:
     await child.wait_subscribed()
 
     errors: list[str] = []
-    inflight: set[asyncio.Task[None]] = set()
-    max_inflight = 0
 
-    async def create(name: str) -> None:
+    async def create(n: int) -> None:
+        name = f"{args.prefix}-{n}"
         sent[name] = time.perf_counter()
         try:
             await client.create(class_pvc(name, args.storage_class))
@@ -148,18 +147,8 @@ async def paced(client: BusClient, args: argparse.Namespace) -> None:
             errors.append(f"{name}: {e.code} {e.message}")
 
     child.emit(loading=True)
-    wall0, start = time.time(), time.perf_counter()
-    scheduled = 0
-    while scheduled < total:
-        due = min(total, int((time.perf_counter() - start) * rate) + 1)
-        for n in range(scheduled, due):
-            task = asyncio.ensure_future(create(f"{args.prefix}-{n}"))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-        scheduled = due
-        max_inflight = max(max_inflight, len(inflight))
-        await asyncio.sleep(max(0.0, start + scheduled / rate - time.perf_counter()))
-    await asyncio.gather(*inflight)
+    wall0 = time.time()
+    start, max_inflight = await send_paced(create, total=total, rate=rate)
     send_lag = max(sent[f"{args.prefix}-{n}"] - (start + n / rate) for n in range(total))
     last_send = max(sent.values())
     expected = total - len(errors)
