@@ -10,10 +10,16 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from kstore.config import read_cluster_file
+from kstore.supervisor import cleanup
 from tests.seed import MANIFESTS  # noqa: F401  (re-exported for the e2e tests)
 
 KUBECTL = os.environ.get("KSTORE_TEST_KUBECTL", "kubectl")
@@ -42,12 +48,6 @@ def until(what: str, cond: Callable[[], Any], timeout: float = 30.0, *, poll: fl
 def reconcile_passes(state_dir: Path, process: str, loop: str = "reconciler") -> float:
     """How many reconcile passes of `loop` the process (e.g. `ad-controller`, `kubelet-node-2`)
     has finished: kstore_reconcile_duration_seconds_count from its /metrics."""
-    import urllib.request
-
-    from prometheus_client.parser import text_string_to_metric_families
-
-    from kstore.config import read_cluster_file
-
     url = read_cluster_file(state_dir / "cluster.json").metrics_url(process) + "/metrics"
     with urllib.request.urlopen(url, timeout=5) as resp:
         text = resp.read().decode()
@@ -107,14 +107,10 @@ def started(c: Cluster) -> Iterator[Cluster]:
     """`kstore up` the cluster for a fixture, and `kstore down` it (and clean what a crash
     left) whatever happens; skip when there is no kubectl to drive it."""
     if shutil.which(KUBECTL) is None:
-        import pytest
-
         pytest.skip("kubectl is not installed")
     try:
         c.up()
         yield c
     finally:
         c.down()
-        from kstore.supervisor import cleanup
-
         cleanup.down(c.state_dir)
